@@ -1,0 +1,342 @@
+//! Repositories: load an aggregate from its events, save its new events.
+//!
+//! [`Repository`] is the plain form. [`TenantAwareRepository`] adds the
+//! tenant rules for code running inside a tenant scope: another tenant's
+//! aggregate is reported exactly like a missing one, and events of another
+//! tenant are never saved.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use tracing::{debug, instrument};
+use uuid::Uuid;
+
+use crate::aggregate::{aggregate_type_of, Aggregate, AggregateRoot};
+use crate::event::{DecodeError, Event, StoredEvent};
+use crate::store::{EventStore, ExpectedVersion, StoreError, StreamId, TenantFilter};
+use crate::tenant::{get_required_tenant, TenancyError, TenantId};
+
+/// Failures of loading and saving aggregates.
+#[derive(Debug, thiserror::Error)]
+pub enum RepositoryError {
+    /// No aggregate with this id (for a tenant-aware repository: none that
+    /// the current tenant owns).
+    #[error("{aggregate_type} aggregate {aggregate_id} not found")]
+    NotFound {
+        /// The id asked for.
+        aggregate_id: Uuid,
+        /// The repository's aggregate type.
+        aggregate_type: &'static str,
+    },
+    /// The aggregate changed since it was loaded; nothing was saved.
+    #[error("{aggregate_type} aggregate {aggregate_id} changed concurrently: expected {expected}, actual version {actual}")]
+    Concurrency {
+        /// The aggregate's id.
+        aggregate_id: Uuid,
+        /// The aggregate type.
+        aggregate_type: &'static str,
+        /// What the save expected.
+        expected: ExpectedVersion,
+        /// The stored version.
+        actual: u64,
+    },
+    /// The id belongs to a stream of another aggregate type.
+    #[error("aggregate {aggregate_id} is stored as {found}, not {expected}")]
+    WrongAggregateType {
+        /// The id asked for.
+        aggregate_id: Uuid,
+        /// The repository's aggregate type.
+        expected: &'static str,
+        /// The stored type.
+        found: String,
+    },
+    /// A tenant-aware operation ran outside a tenant scope.
+    #[error(transparent)]
+    Tenancy(#[from] TenancyError),
+    /// An event to save does not belong to the current tenant; nothing was
+    /// saved. The message names no tenant.
+    #[error("event {event_id} does not belong to the current tenant; nothing was saved")]
+    TenantMismatch {
+        /// The offending event.
+        event_id: Uuid,
+    },
+    /// The id cannot be used for a new aggregate of the current tenant.
+    #[error("aggregate id {aggregate_id} is not available; choose another id")]
+    IdUnavailable {
+        /// The id asked for.
+        aggregate_id: Uuid,
+    },
+    /// A stored event could not be decoded.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// The result type of repository calls.
+pub type RepositoryResult<T> = Result<T, RepositoryError>;
+
+/// Loads and saves aggregates of type `A` through an event store.
+pub struct Repository<A, S: ?Sized = dyn EventStore> {
+    store: Arc<S>,
+    aggregate: PhantomData<fn() -> A>,
+}
+
+impl<A, S: ?Sized> Clone for Repository<A, S> {
+    fn clone(&self) -> Self {
+        Self {
+            store: Arc::clone(&self.store),
+            aggregate: PhantomData,
+        }
+    }
+}
+
+impl<A: Aggregate, S: EventStore + ?Sized> Repository<A, S> {
+    /// A repository over `store`.
+    pub fn new(store: Arc<S>) -> Self {
+        Self {
+            store,
+            aggregate: PhantomData,
+        }
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Arc<S> {
+        &self.store
+    }
+
+    fn stream(id: Uuid) -> StreamId {
+        StreamId::new(id, aggregate_type_of::<A>())
+    }
+
+    /// A new, empty aggregate with this id (nothing is stored until saved).
+    pub fn create_new(&self, id: Uuid, tenant_id: Option<TenantId>) -> AggregateRoot<A> {
+        AggregateRoot::new(id, tenant_id)
+    }
+
+    /// Loads an aggregate by replaying its stream.
+    ///
+    /// # Errors
+    ///
+    /// [`RepositoryError::NotFound`] for an unknown id,
+    /// [`RepositoryError::WrongAggregateType`] when the id is a stream of
+    /// another aggregate type, [`RepositoryError::Decode`] for events the
+    /// aggregate does not know, [`RepositoryError::Store`].
+    #[instrument(skip(self), fields(aggregate_type = aggregate_type_of::<A>()))]
+    pub async fn load(&self, id: Uuid) -> RepositoryResult<AggregateRoot<A>> {
+        let history = self.read_history(id).await?;
+        if history.is_empty() {
+            return Err(self.missing(id, TenantFilter::Any).await);
+        }
+        let tenant = history[0].event.envelope.tenant_id;
+        rebuild(id, tenant, &history)
+    }
+
+    /// Whether an aggregate with this id exists.
+    ///
+    /// # Errors
+    ///
+    /// [`RepositoryError::Store`].
+    pub async fn exists(&self, id: Uuid) -> RepositoryResult<bool> {
+        Ok(self.store.stream_version(&Self::stream(id)).await.map_err(RepositoryError::Store)? > 0)
+    }
+
+    /// Saves the aggregate's new events in one atomic append expecting the
+    /// version it was loaded at. Saving an aggregate without new events does
+    /// nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`RepositoryError::Concurrency`] when another writer saved first,
+    /// [`RepositoryError::Store`] for other store failures. Nothing is saved
+    /// on error and the aggregate keeps its new events.
+    #[instrument(skip_all, fields(aggregate_id = %root.id(), aggregate_type = aggregate_type_of::<A>(), tenant = ?root.tenant_id()))]
+    pub async fn save(&self, root: &mut AggregateRoot<A>) -> RepositoryResult<()> {
+        if root.uncommitted_events().is_empty() {
+            return Ok(());
+        }
+        let expected = match root.committed_version() {
+            0 => ExpectedVersion::NoStream,
+            version => ExpectedVersion::Exact(version),
+        };
+        let events = root
+            .uncommitted_events()
+            .iter()
+            .map(Event::to_raw)
+            .collect::<Result<Vec<_>, _>>()?;
+
+        match self.store.append(expected, events).await {
+            Ok(result) => {
+                debug!(events = result.positions.len(), position = result.positions.last(), "saved");
+                root.mark_committed();
+                Ok(())
+            }
+            Err(StoreError::Concurrency { expected, actual, .. }) => Err(RepositoryError::Concurrency {
+                aggregate_id: root.id(),
+                aggregate_type: aggregate_type_of::<A>(),
+                expected,
+                actual,
+            }),
+            Err(error) => Err(RepositoryError::Store(error)),
+        }
+    }
+
+    async fn read_history(&self, id: Uuid) -> RepositoryResult<Vec<StoredEvent>> {
+        self.store.read_stream(&Self::stream(id), 0).await.map_err(RepositoryError::Store)
+    }
+
+    /// The error for an id without a stream of this type: not found, or
+    /// the other aggregate type the id is stored as (among what `tenant` may
+    /// see).
+    async fn missing(&self, id: Uuid, tenant: TenantFilter) -> RepositoryError {
+        match self.store.aggregate_types_of(id, tenant).await {
+            Ok(types) if !types.is_empty() => RepositoryError::WrongAggregateType {
+                aggregate_id: id,
+                expected: aggregate_type_of::<A>(),
+                found: types.join(", "),
+            },
+            Ok(_) => RepositoryError::NotFound {
+                aggregate_id: id,
+                aggregate_type: aggregate_type_of::<A>(),
+            },
+            Err(error) => RepositoryError::Store(error),
+        }
+    }
+}
+
+fn rebuild<A: Aggregate>(
+    id: Uuid,
+    tenant: Option<TenantId>,
+    history: &[StoredEvent],
+) -> RepositoryResult<AggregateRoot<A>> {
+    let expected_type = aggregate_type_of::<A>();
+    let events = history
+        .iter()
+        .map(|stored| {
+            if stored.event.envelope.aggregate_type != expected_type {
+                return Err(RepositoryError::WrongAggregateType {
+                    aggregate_id: id,
+                    expected: expected_type,
+                    found: stored.event.envelope.aggregate_type.clone(),
+                });
+            }
+            Ok(stored.event.decode::<A::Event>()?)
+        })
+        .collect::<RepositoryResult<Vec<_>>>()?;
+    Ok(AggregateRoot::from_history(id, tenant, &events))
+}
+
+/// A repository for code running inside a tenant scope.
+///
+/// Every call reads the tenant from the context and fails with
+/// [`TenancyError::ContextNotSet`] outside one. An aggregate is the current
+/// tenant's only if *every* event of its stream carries that tenant; that is
+/// decided over the whole stream before anything is replayed. Anything else
+/// is reported as [`RepositoryError::NotFound`], exactly as for an id that
+/// does not exist, so a tenant cannot even learn that another tenant's
+/// aggregate exists by loading it.
+pub struct TenantAwareRepository<A, S: ?Sized = dyn EventStore> {
+    inner: Repository<A, S>,
+}
+
+impl<A, S: ?Sized> Clone for TenantAwareRepository<A, S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<A: Aggregate, S: EventStore + ?Sized> TenantAwareRepository<A, S> {
+    /// A tenant-aware repository over `store`.
+    pub fn new(store: Arc<S>) -> Self {
+        Self {
+            inner: Repository::new(store),
+        }
+    }
+
+    /// A new aggregate of the current tenant.
+    ///
+    /// # Errors
+    ///
+    /// [`RepositoryError::Tenancy`] outside a tenant scope.
+    pub fn create_new(&self, id: Uuid) -> RepositoryResult<AggregateRoot<A>> {
+        Ok(AggregateRoot::new(id, Some(get_required_tenant()?)))
+    }
+
+    /// Loads an aggregate of the current tenant.
+    ///
+    /// # Errors
+    ///
+    /// [`RepositoryError::NotFound`] when the id is missing *or* belongs to
+    /// another tenant (the two are indistinguishable),
+    /// [`RepositoryError::Tenancy`] outside a tenant scope, and the errors of
+    /// [`Repository::load`].
+    #[instrument(skip(self), fields(aggregate_type = aggregate_type_of::<A>()))]
+    pub async fn load(&self, id: Uuid) -> RepositoryResult<AggregateRoot<A>> {
+        let tenant = get_required_tenant()?;
+        let history = self.inner.read_history(id).await?;
+        if history.is_empty() {
+            return Err(self.inner.missing(id, TenantFilter::Tenant(tenant)).await);
+        }
+        if !owned_by(&history, tenant) {
+            debug!(%tenant, aggregate_id = %id, "aggregate of another tenant reported as not found");
+            return Err(not_found::<A>(id));
+        }
+        rebuild(id, Some(tenant), &history)
+    }
+
+    /// Whether the current tenant has an aggregate with this id.
+    ///
+    /// # Errors
+    ///
+    /// [`RepositoryError::Tenancy`] outside a tenant scope,
+    /// [`RepositoryError::Store`].
+    pub async fn exists(&self, id: Uuid) -> RepositoryResult<bool> {
+        let tenant = get_required_tenant()?;
+        let history = self.inner.read_history(id).await?;
+        Ok(!history.is_empty() && owned_by(&history, tenant))
+    }
+
+    /// Saves the aggregate's new events after checking that the aggregate
+    /// and every new event belong to the current tenant.
+    ///
+    /// # Errors
+    ///
+    /// [`RepositoryError::TenantMismatch`] when an event (or the aggregate)
+    /// belongs to another tenant or to none, [`RepositoryError::IdUnavailable`]
+    /// when a new aggregate's id is taken by a stream the tenant does not
+    /// own, [`RepositoryError::Tenancy`] outside a tenant scope, and the
+    /// errors of [`Repository::save`].
+    pub async fn save(&self, root: &mut AggregateRoot<A>) -> RepositoryResult<()> {
+        let tenant = get_required_tenant()?;
+        for event in root.uncommitted_events() {
+            if event.envelope.tenant_id != Some(tenant) || root.tenant_id() != Some(tenant) {
+                return Err(RepositoryError::TenantMismatch {
+                    event_id: event.envelope.event_id,
+                });
+            }
+        }
+
+        match self.inner.save(root).await {
+            Err(RepositoryError::Concurrency { aggregate_id, .. }) if !self.exists(aggregate_id).await? => {
+                // The stream exists but is not this tenant's: a version
+                // number would disclose how many events it holds.
+                Err(RepositoryError::IdUnavailable { aggregate_id })
+            }
+            other => other,
+        }
+    }
+}
+
+fn owned_by(history: &[StoredEvent], tenant: TenantId) -> bool {
+    history.iter().all(|stored| stored.event.envelope.tenant_id == Some(tenant))
+}
+
+fn not_found<A: Aggregate>(id: Uuid) -> RepositoryError {
+    RepositoryError::NotFound {
+        aggregate_id: id,
+        aggregate_type: aggregate_type_of::<A>(),
+    }
+}
