@@ -52,7 +52,7 @@ pub mod interchange;
 pub mod repository;
 pub mod store;
 pub mod tenant;
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use aggregate::{Aggregate, AggregateRoot};

@@ -176,3 +176,28 @@ impl EventStore for InMemoryEventStore {
         Ok(stats)
     }
 }
+
+#[cfg(test)]
+mod conformance {
+    use std::sync::Arc;
+
+    use super::InMemoryEventStore;
+    use crate::testing::StoreFixture;
+
+    struct InMemory(Arc<InMemoryEventStore>);
+
+    #[async_trait::async_trait]
+    impl StoreFixture for InMemory {
+        type Store = InMemoryEventStore;
+
+        async fn setup() -> Self {
+            Self(Arc::new(InMemoryEventStore::new()))
+        }
+
+        fn store(&self) -> Arc<InMemoryEventStore> {
+            Arc::clone(&self.0)
+        }
+    }
+
+    crate::event_store_conformance!(InMemory);
+}
