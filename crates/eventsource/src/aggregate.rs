@@ -142,7 +142,9 @@ impl<A: Aggregate> AggregateRoot<A> {
         }
         self.state.apply(&event.payload);
         self.uncommitted.push(event);
-        self.uncommitted.last().expect("an event was pushed on the line above")
+        self.uncommitted
+            .last()
+            .expect("an event was pushed on the line above")
     }
 
     /// Marks the unsaved events as saved.

@@ -96,7 +96,10 @@ pub fn payload_to_object<P: Serialize>(event_type: &str, payload: &P) -> Result<
 /// # Errors
 ///
 /// [`DecodeError::Payload`] naming the type and what did not match.
-pub fn payload_from_object<P: DeserializeOwned>(event_type: &str, payload: &JsonObject) -> Result<P, DecodeError> {
+pub fn payload_from_object<P: DeserializeOwned>(
+    event_type: &str,
+    payload: &JsonObject,
+) -> Result<P, DecodeError> {
     // Going through `Value` keeps numbers exact (arbitrary precision).
     serde_json::from_value(Value::Object(payload.clone())).map_err(|error| DecodeError::Payload {
         event_type: event_type.to_owned(),

@@ -67,7 +67,9 @@ pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
     let parsed = DateTime::parse_from_rfc3339(text)
         .map_err(|error| format!("{text:?} is not an RFC 3339 timestamp with a time zone ({error})"))?;
     if parsed.nanosecond() % 1_000 != 0 {
-        return Err(format!("{text:?} is more precise than microseconds, which would be lost"));
+        return Err(format!(
+            "{text:?} is more precise than microseconds, which would be lost"
+        ));
     }
     Ok(parsed.with_timezone(&Utc))
 }
@@ -80,14 +82,26 @@ pub fn to_flat_json(event: &RawEvent) -> String {
     object.insert("event_id".into(), envelope.event_id.to_string().into());
     object.insert("event_type".into(), envelope.event_type.clone().into());
     object.insert("event_version".into(), envelope.event_version.into());
-    object.insert("occurred_at".into(), format_timestamp(&envelope.occurred_at).into());
+    object.insert(
+        "occurred_at".into(),
+        format_timestamp(&envelope.occurred_at).into(),
+    );
     object.insert("aggregate_id".into(), envelope.aggregate_id.to_string().into());
     object.insert("aggregate_type".into(), envelope.aggregate_type.clone().into());
     object.insert("aggregate_version".into(), envelope.aggregate_version.into());
-    object.insert("tenant_id".into(), optional(envelope.tenant_id.map(|t| t.to_string())));
+    object.insert(
+        "tenant_id".into(),
+        optional(envelope.tenant_id.map(|t| t.to_string())),
+    );
     object.insert("actor_id".into(), optional(envelope.actor_id.clone()));
-    object.insert("correlation_id".into(), envelope.correlation_id.to_string().into());
-    object.insert("causation_id".into(), optional(envelope.causation_id.map(|c| c.to_string())));
+    object.insert(
+        "correlation_id".into(),
+        envelope.correlation_id.to_string().into(),
+    );
+    object.insert(
+        "causation_id".into(),
+        optional(envelope.causation_id.map(|c| c.to_string())),
+    );
     object.insert("metadata".into(), Value::Object(envelope.metadata.clone()));
     for (key, value) in &event.payload {
         object.insert(key.clone(), value.clone());
@@ -125,7 +139,9 @@ pub fn from_flat_json(line: &str) -> Result<RawEvent, FlatEventError> {
         aggregate_type: take_name(&mut object, "aggregate_type")?,
         aggregate_version: take_optional_u64(&mut object, "aggregate_version")?
             .filter(|version| *version > 0)
-            .ok_or_else(|| FlatEventError::field("aggregate_version", "is required and must be a positive integer"))?,
+            .ok_or_else(|| {
+                FlatEventError::field("aggregate_version", "is required and must be a positive integer")
+            })?,
         tenant_id: take_optional_uuid(&mut object, "tenant_id")?.map(TenantId::from),
         actor_id: take_optional_string(&mut object, "actor_id")?,
         correlation_id: take_optional_uuid(&mut object, "correlation_id")?
@@ -134,7 +150,12 @@ pub fn from_flat_json(line: &str) -> Result<RawEvent, FlatEventError> {
         metadata: match object.shift_remove("metadata") {
             None | Some(Value::Null) => JsonObject::new(),
             Some(Value::Object(metadata)) => metadata,
-            Some(other) => return Err(FlatEventError::field("metadata", format!("must be an object, not {other}"))),
+            Some(other) => {
+                return Err(FlatEventError::field(
+                    "metadata",
+                    format!("must be an object, not {other}"),
+                ))
+            }
         },
     };
     Ok(Event {
@@ -147,7 +168,10 @@ fn take_optional_string(object: &mut JsonObject, field: &str) -> Result<Option<S
     match object.shift_remove(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text)),
-        Some(other) => Err(FlatEventError::field(field, format!("must be a string, not {other}"))),
+        Some(other) => Err(FlatEventError::field(
+            field,
+            format!("must be a string, not {other}"),
+        )),
     }
 }
 
@@ -160,7 +184,8 @@ fn take_name(object: &mut JsonObject, field: &str) -> Result<String, FlatEventEr
 fn take_optional_uuid(object: &mut JsonObject, field: &str) -> Result<Option<Uuid>, FlatEventError> {
     take_optional_string(object, field)?
         .map(|text| {
-            Uuid::parse_str(&text).map_err(|_| FlatEventError::field(field, format!("{text:?} is not a UUID")))
+            Uuid::parse_str(&text)
+                .map_err(|_| FlatEventError::field(field, format!("{text:?} is not a UUID")))
         })
         .transpose()
 }
@@ -170,18 +195,21 @@ fn take_uuid(object: &mut JsonObject, field: &str) -> Result<Uuid, FlatEventErro
 }
 
 fn take_timestamp(object: &mut JsonObject, field: &str) -> Result<DateTime<Utc>, FlatEventError> {
-    let text = take_optional_string(object, field)?.ok_or_else(|| FlatEventError::field(field, "is required"))?;
+    let text =
+        take_optional_string(object, field)?.ok_or_else(|| FlatEventError::field(field, "is required"))?;
     parse_timestamp(&text).map_err(|message| FlatEventError::field(field, message))
 }
 
 fn take_optional_u64(object: &mut JsonObject, field: &str) -> Result<Option<u64>, FlatEventError> {
     match object.shift_remove(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(number)) => number
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| FlatEventError::field(field, format!("must be a non-negative integer, not {number}"))),
-        Some(other) => Err(FlatEventError::field(field, format!("must be an integer, not {other}"))),
+        Some(Value::Number(number)) => number.as_u64().map(Some).ok_or_else(|| {
+            FlatEventError::field(field, format!("must be a non-negative integer, not {number}"))
+        }),
+        Some(other) => Err(FlatEventError::field(
+            field,
+            format!("must be an integer, not {other}"),
+        )),
     }
 }
 
@@ -195,7 +223,10 @@ mod tests {
     fn a_flat_line_round_trips_byte_for_byte() {
         let event = from_flat_json(LINE).unwrap();
         assert_eq!(event.envelope.aggregate_version, 2);
-        assert_eq!(event.payload.keys().collect::<Vec<_>>(), ["sku", "quantity", "unit_price", "weight"]);
+        assert_eq!(
+            event.payload.keys().collect::<Vec<_>>(),
+            ["sku", "quantity", "unit_price", "weight"]
+        );
         assert_eq!(to_flat_json(&event), LINE);
     }
 
@@ -211,14 +242,23 @@ mod tests {
         let error = from_flat_json(&line).unwrap_err();
         assert_eq!(error.field.as_deref(), Some("aggregate_id"));
         let line = LINE.replace("2026-02-26T00:45:50.613984Z", "yesterday");
-        assert_eq!(from_flat_json(&line).unwrap_err().field.as_deref(), Some("occurred_at"));
+        assert_eq!(
+            from_flat_json(&line).unwrap_err().field.as_deref(),
+            Some("occurred_at")
+        );
         let line = LINE.replace("\"aggregate_version\":2", "\"aggregate_version\":\"2\"");
-        assert_eq!(from_flat_json(&line).unwrap_err().field.as_deref(), Some("aggregate_version"));
+        assert_eq!(
+            from_flat_json(&line).unwrap_err().field.as_deref(),
+            Some("aggregate_version")
+        );
     }
 
     #[test]
     fn nanosecond_timestamps_are_refused_rather_than_rounded() {
         assert!(parse_timestamp("2026-02-26T00:45:50.123456789Z").is_err());
-        assert!(parse_timestamp("2026-02-26T00:45:50").is_err(), "a timestamp without zone is ambiguous");
+        assert!(
+            parse_timestamp("2026-02-26T00:45:50").is_err(),
+            "a timestamp without zone is ambiguous"
+        );
     }
 }

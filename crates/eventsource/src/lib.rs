@@ -57,7 +57,8 @@ pub mod testing;
 
 pub use aggregate::{Aggregate, AggregateRoot};
 pub use event::{
-    now_micros, DecodeError, DomainEvent, Envelope, Event, EventSet, JsonObject, RawEvent, StoredEvent, TenantEvent,
+    now_micros, DecodeError, DomainEvent, Envelope, Event, EventSet, JsonObject, RawEvent, StoredEvent,
+    TenantEvent,
 };
 pub use repository::{Repository, RepositoryError, RepositoryResult, TenantAwareRepository};
 pub use store::{

@@ -139,7 +139,12 @@ impl<A: Aggregate, S: EventStore + ?Sized> Repository<A, S> {
     ///
     /// [`RepositoryError::Store`].
     pub async fn exists(&self, id: Uuid) -> RepositoryResult<bool> {
-        Ok(self.store.stream_version(&Self::stream(id)).await.map_err(RepositoryError::Store)? > 0)
+        Ok(self
+            .store
+            .stream_version(&Self::stream(id))
+            .await
+            .map_err(RepositoryError::Store)?
+            > 0)
     }
 
     /// Saves the aggregate's new events in one atomic append expecting the
@@ -168,7 +173,11 @@ impl<A: Aggregate, S: EventStore + ?Sized> Repository<A, S> {
 
         match self.store.append(expected, events).await {
             Ok(result) => {
-                debug!(events = result.positions.len(), position = result.positions.last(), "saved");
+                debug!(
+                    events = result.positions.len(),
+                    position = result.positions.last(),
+                    "saved"
+                );
                 root.mark_committed();
                 Ok(())
             }
@@ -183,7 +192,10 @@ impl<A: Aggregate, S: EventStore + ?Sized> Repository<A, S> {
     }
 
     async fn read_history(&self, id: Uuid) -> RepositoryResult<Vec<StoredEvent>> {
-        self.store.read_stream(&Self::stream(id), 0).await.map_err(RepositoryError::Store)
+        self.store
+            .read_stream(&Self::stream(id), 0)
+            .await
+            .map_err(RepositoryError::Store)
     }
 
     /// The error for an id without a stream of this type: not found, or
@@ -331,7 +343,9 @@ impl<A: Aggregate, S: EventStore + ?Sized> TenantAwareRepository<A, S> {
 }
 
 fn owned_by(history: &[StoredEvent], tenant: TenantId) -> bool {
-    history.iter().all(|stored| stored.event.envelope.tenant_id == Some(tenant))
+    history
+        .iter()
+        .all(|stored| stored.event.envelope.tenant_id == Some(tenant))
 }
 
 fn not_found<A: Aggregate>(id: Uuid) -> RepositoryError {

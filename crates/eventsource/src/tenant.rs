@@ -158,10 +158,7 @@ pub fn clear_tenant_context() {
 }
 
 fn set_innermost(tenant: Option<TenantId>) {
-    if TASK_TENANT
-        .try_with(|cell| *cell.borrow_mut() = tenant)
-        .is_err()
-    {
+    if TASK_TENANT.try_with(|cell| *cell.borrow_mut() = tenant).is_err() {
         THREAD_TENANT.with(|cell| cell.set(tenant));
     }
 }

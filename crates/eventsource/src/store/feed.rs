@@ -14,7 +14,10 @@ use crate::event::StoredEvent;
 /// stream asks for the next page only when the previous one is consumed, so
 /// memory stays bounded by one page whatever the store's size, and it stops
 /// at the options' limit or at the first short page.
-pub fn paged_feed<'a, F, Fut>(options: ReadAllOptions, fetch_page: F) -> BoxStream<'a, StoreResult<StoredEvent>>
+pub fn paged_feed<'a, F, Fut>(
+    options: ReadAllOptions,
+    fetch_page: F,
+) -> BoxStream<'a, StoreResult<StoredEvent>>
 where
     F: Fn(Option<u64>, usize) -> Fut + Send + Sync + 'a,
     Fut: Future<Output = StoreResult<Vec<StoredEvent>>> + Send + 'a,
@@ -31,7 +34,11 @@ where
         done: false,
     };
     stream::try_unfold(start, move |mut cursor| {
-        let size = if cursor.done { None } else { options.next_page_size(cursor.delivered) };
+        let size = if cursor.done {
+            None
+        } else {
+            options.next_page_size(cursor.delivered)
+        };
         let page = size.map(|size| fetch_page(cursor.after, size));
         async move {
             let (Some(page), Some(size)) = (page, size) else {

@@ -56,7 +56,10 @@ impl EventFilter {
 
     /// Events of one tenant filter.
     pub fn tenant(tenant: TenantFilter) -> Self {
-        Self { tenant, ..Self::default() }
+        Self {
+            tenant,
+            ..Self::default()
+        }
     }
 
     /// Restricts to one aggregate type.
@@ -86,7 +89,9 @@ impl EventFilter {
             && (self.aggregate_types.is_empty() || self.aggregate_types.contains(&envelope.aggregate_type))
             && (self.event_types.is_empty() || self.event_types.contains(&envelope.event_type))
             && self.occurred_from.is_none_or(|from| envelope.occurred_at >= from)
-            && self.occurred_until.is_none_or(|until| envelope.occurred_at < until)
+            && self
+                .occurred_until
+                .is_none_or(|until| envelope.occurred_at < until)
     }
 }
 
@@ -117,7 +122,10 @@ impl Default for ReadAllOptions {
 impl ReadAllOptions {
     /// Reads events matching `filter` from the beginning.
     pub fn filtered(filter: EventFilter) -> Self {
-        Self { filter, ..Self::default() }
+        Self {
+            filter,
+            ..Self::default()
+        }
     }
 
     /// The size of the next page, given how many events were already

@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::feed::paged_feed;
 use super::{
-    check_expected_version, validate_writes, AppendResult, EventFilter, EventStore, ReadAllOptions, StoreError,
-    StoreResult, StreamId, StreamWrite, TenantFilter, TenantStats,
+    check_expected_version, validate_writes, AppendResult, EventFilter, EventStore, ReadAllOptions,
+    StoreError, StoreResult, StreamId, StreamWrite, TenantFilter, TenantStats,
 };
 use crate::event::StoredEvent;
 use crate::tenant::TenantId;
@@ -70,7 +70,11 @@ impl EventStore for InMemoryEventStore {
         for (stream, write) in streams.iter().zip(writes) {
             let actual = log.streams.get(stream).map_or(0, Vec::len) as u64;
             check_expected_version(stream, write, actual)?;
-            if let Some(event) = write.events.iter().find(|e| log.event_ids.contains(&e.envelope.event_id)) {
+            if let Some(event) = write
+                .events
+                .iter()
+                .find(|e| log.event_ids.contains(&e.envelope.event_id))
+            {
                 return Err(StoreError::DuplicateEvent {
                     event_id: event.envelope.event_id,
                 });
@@ -115,7 +119,9 @@ impl EventStore for InMemoryEventStore {
             .iter()
             .filter(|(stream, indexes)| {
                 stream.aggregate_id == aggregate_id
-                    && indexes.iter().any(|&i| tenant.admits(log.events[i].event.envelope.tenant_id))
+                    && indexes
+                        .iter()
+                        .any(|&i| tenant.admits(log.events[i].event.envelope.tenant_id))
             })
             .map(|(stream, _)| stream.aggregate_type.clone())
             .collect();
@@ -133,11 +139,20 @@ impl EventStore for InMemoryEventStore {
 
     async fn existing_event_ids(&self, event_ids: &[Uuid]) -> StoreResult<HashSet<Uuid>> {
         let log = self.read();
-        Ok(event_ids.iter().copied().filter(|id| log.event_ids.contains(id)).collect())
+        Ok(event_ids
+            .iter()
+            .copied()
+            .filter(|id| log.event_ids.contains(id))
+            .collect())
     }
 
     async fn count(&self, filter: &EventFilter) -> StoreResult<u64> {
-        Ok(self.read().events.iter().filter(|stored| filter.matches(&stored.event)).count() as u64)
+        Ok(self
+            .read()
+            .events
+            .iter()
+            .filter(|stored| filter.matches(&stored.event))
+            .count() as u64)
     }
 
     async fn current_position(&self) -> StoreResult<Option<u64>> {

@@ -277,9 +277,13 @@ pub trait EventStore: Send + Sync {
     /// [`StoreError::Backend`] or [`StoreError::Corrupt`].
     async fn events_by_type(&self, filter: EventFilter, limit: Option<u64>) -> StoreResult<Vec<StoredEvent>> {
         use futures::TryStreamExt;
-        self.read_all(ReadAllOptions { filter, limit, ..ReadAllOptions::default() })
-            .try_collect()
-            .await
+        self.read_all(ReadAllOptions {
+            filter,
+            limit,
+            ..ReadAllOptions::default()
+        })
+        .try_collect()
+        .await
     }
 }
 
@@ -292,7 +296,9 @@ pub trait EventStore: Send + Sync {
 /// [`StoreError::InvalidArgument`] or [`StoreError::DuplicateEvent`].
 pub fn validate_writes(writes: &[StreamWrite]) -> StoreResult<Vec<StreamId>> {
     if writes.is_empty() || writes.iter().any(|write| write.events.is_empty()) {
-        return Err(StoreError::InvalidArgument("an append needs at least one event".into()));
+        return Err(StoreError::InvalidArgument(
+            "an append needs at least one event".into(),
+        ));
     }
 
     let mut seen_ids = HashSet::new();
@@ -303,7 +309,9 @@ pub fn validate_writes(writes: &[StreamWrite]) -> StoreResult<Vec<StreamId>> {
         let first_version = write.events[0].envelope.aggregate_version;
         for (offset, event) in write.events.iter().enumerate() {
             let envelope = &event.envelope;
-            if envelope.aggregate_id != stream.aggregate_id || envelope.aggregate_type != stream.aggregate_type {
+            if envelope.aggregate_id != stream.aggregate_id
+                || envelope.aggregate_type != stream.aggregate_type
+            {
                 return Err(StoreError::InvalidArgument(format!(
                     "event {} belongs to {} {}, but the write is for {stream}",
                     envelope.event_id, envelope.aggregate_type, envelope.aggregate_id
@@ -324,11 +332,15 @@ pub fn validate_writes(writes: &[StreamWrite]) -> StoreResult<Vec<StreamId>> {
                 )));
             }
             if !seen_ids.insert(envelope.event_id) {
-                return Err(StoreError::DuplicateEvent { event_id: envelope.event_id });
+                return Err(StoreError::DuplicateEvent {
+                    event_id: envelope.event_id,
+                });
             }
         }
         if first_version == 0 {
-            return Err(StoreError::InvalidArgument(format!("versions of {stream} start at 1, not 0")));
+            return Err(StoreError::InvalidArgument(format!(
+                "versions of {stream} start at 1, not 0"
+            )));
         }
         if let ExpectedVersion::Exact(expected) = write.expected {
             if first_version != expected + 1 {
@@ -343,7 +355,9 @@ pub fn validate_writes(writes: &[StreamWrite]) -> StoreResult<Vec<StreamId>> {
             )));
         }
         if !seen_streams.insert(stream.clone()) {
-            return Err(StoreError::InvalidArgument(format!("stream {stream} appears twice in one append")));
+            return Err(StoreError::InvalidArgument(format!(
+                "stream {stream} appears twice in one append"
+            )));
         }
         streams.push(stream);
     }

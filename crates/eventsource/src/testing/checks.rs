@@ -20,7 +20,11 @@ use crate::tenant::TenantId;
 type Store = Arc<dyn EventStore>;
 
 async fn feed(store: &Store, options: ReadAllOptions) -> Vec<StoredEvent> {
-    store.read_all(options).try_collect().await.expect("the feed reads")
+    store
+        .read_all(options)
+        .try_collect()
+        .await
+        .expect("the feed reads")
 }
 
 async fn all_events(store: &Store) -> Vec<StoredEvent> {
@@ -57,12 +61,18 @@ pub async fn an_append_is_atomic_across_streams(store: Store) {
             }),
         ])
         .await;
-    assert!(matches!(result, Err(StoreError::Concurrency { actual: 1, .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(StoreError::Concurrency { actual: 1, .. })),
+        "{result:?}"
+    );
     assert_eq!(store.stream_version(&StreamId::of(&fresh[0])).await.unwrap(), 0);
     assert_eq!(all_events(&store).await.len(), 1);
 
     let result = store
-        .append_streams(&[write(ExpectedVersion::NoStream, fresh.clone()), write(ExpectedVersion::Exact(1), stale)])
+        .append_streams(&[
+            write(ExpectedVersion::NoStream, fresh.clone()),
+            write(ExpectedVersion::Exact(1), stale),
+        ])
         .await
         .expect("both expectations hold");
     assert_eq!(result.positions.len(), 4);
@@ -90,8 +100,15 @@ pub async fn a_conflicting_append_writes_nothing(store: Store) {
         }
         other => panic!("expected a concurrency conflict, got {other:?}"),
     }
-    let message = store.append(ExpectedVersion::Exact(1), late.clone()).await.unwrap_err().to_string();
-    assert!(message.contains("version 1") && message.contains("actual version 2"), "{message}");
+    let message = store
+        .append(ExpectedVersion::Exact(1), late.clone())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("version 1") && message.contains("actual version 2"),
+        "{message}"
+    );
     assert_eq!(store.stream_version(&stream).await.unwrap(), 2);
     assert!(!store.event_exists(late[0].envelope.event_id).await.unwrap());
 }
@@ -147,7 +164,9 @@ pub async fn versions_start_at_one_and_stay_contiguous(store: Store) {
     let id = Uuid::new_v4();
     let starts_at_two = vec![event_for(id, "Order", 2, None)];
     assert!(matches!(
-        store.append(ExpectedVersion::NoStream, starts_at_two.clone()).await,
+        store
+            .append(ExpectedVersion::NoStream, starts_at_two.clone())
+            .await,
         Err(StoreError::InvalidArgument(_))
     ));
     assert!(matches!(
@@ -158,11 +177,20 @@ pub async fn versions_start_at_one_and_stay_contiguous(store: Store) {
     assert!(store.append(ExpectedVersion::Any, zero).await.is_err());
 
     let gap = vec![event_for(id, "Order", 1, None), event_for(id, "Order", 3, None)];
-    assert!(matches!(store.append(ExpectedVersion::Any, gap).await, Err(StoreError::InvalidArgument(_))));
+    assert!(matches!(
+        store.append(ExpectedVersion::Any, gap).await,
+        Err(StoreError::InvalidArgument(_))
+    ));
     assert_eq!(all_events(&store).await.len(), 0);
 
-    store.append(ExpectedVersion::Any, vec![event_for(id, "Order", 1, None)]).await.unwrap();
-    store.append(ExpectedVersion::Any, vec![event_for(id, "Order", 2, None)]).await.unwrap();
+    store
+        .append(ExpectedVersion::Any, vec![event_for(id, "Order", 1, None)])
+        .await
+        .unwrap();
+    store
+        .append(ExpectedVersion::Any, vec![event_for(id, "Order", 2, None)])
+        .await
+        .unwrap();
     let repeat = vec![event_for(id, "Order", 2, None)];
     assert!(matches!(
         store.append(ExpectedVersion::Any, repeat).await,
@@ -191,7 +219,10 @@ pub async fn the_expected_version_kinds_mean_what_they_say(store: Store) {
             ..
         })
     ));
-    store.append(ExpectedVersion::NoStream, at_version(1)).await.unwrap();
+    store
+        .append(ExpectedVersion::NoStream, at_version(1))
+        .await
+        .unwrap();
     assert!(matches!(
         store.append(ExpectedVersion::NoStream, at_version(1)).await,
         Err(StoreError::Concurrency {
@@ -200,13 +231,25 @@ pub async fn the_expected_version_kinds_mean_what_they_say(store: Store) {
             ..
         })
     ));
-    store.append(ExpectedVersion::StreamExists, at_version(2)).await.unwrap();
-    store.append(ExpectedVersion::Exact(2), at_version(3)).await.unwrap();
+    store
+        .append(ExpectedVersion::StreamExists, at_version(2))
+        .await
+        .unwrap();
+    store
+        .append(ExpectedVersion::Exact(2), at_version(3))
+        .await
+        .unwrap();
     store.append(ExpectedVersion::Any, at_version(4)).await.unwrap();
     assert_eq!(store.stream_version(&StreamId::new(id, "Task")).await.unwrap(), 4);
     // A stream is (id, type): the same id under another type is another stream.
-    store.append(ExpectedVersion::NoStream, vec![event_for(id, "Order", 1, None)]).await.unwrap();
-    assert_eq!(store.stream_version(&StreamId::new(id, "Order")).await.unwrap(), 1);
+    store
+        .append(ExpectedVersion::NoStream, vec![event_for(id, "Order", 1, None)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.stream_version(&StreamId::new(id, "Order")).await.unwrap(),
+        1
+    );
 }
 
 /// An empty batch is an invalid argument, never a silent success.
@@ -215,7 +258,10 @@ pub async fn an_empty_append_is_an_invalid_argument(store: Store) {
         store.append(ExpectedVersion::Any, Vec::new()).await,
         Err(StoreError::InvalidArgument(_))
     ));
-    assert!(matches!(store.append_streams(&[]).await, Err(StoreError::InvalidArgument(_))));
+    assert!(matches!(
+        store.append_streams(&[]).await,
+        Err(StoreError::InvalidArgument(_))
+    ));
     assert_eq!(store.current_position().await.unwrap(), None);
 }
 
@@ -247,7 +293,10 @@ pub async fn an_event_id_twice_in_one_batch_is_refused(store: Store) {
             write(ExpectedVersion::NoStream, second),
         ])
         .await;
-    assert!(matches!(result, Err(StoreError::DuplicateEvent { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(StoreError::DuplicateEvent { .. })),
+        "{result:?}"
+    );
     assert_eq!(store.current_position().await.unwrap(), None);
 }
 
@@ -263,7 +312,11 @@ pub async fn reading_a_stream_starts_after_the_given_version(store: Store) {
     let ids: Vec<Uuid> = tail.iter().map(|e| e.event.envelope.event_id).collect();
     assert_eq!(ids, [events[3].envelope.event_id, events[4].envelope.event_id]);
     assert!(store.read_stream(&stream, 5).await.unwrap().is_empty());
-    assert!(store.read_stream(&StreamId::new(Uuid::new_v4(), "Order"), 0).await.unwrap().is_empty());
+    assert!(store
+        .read_stream(&StreamId::new(Uuid::new_v4(), "Order"), 0)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(store.read_stream(&stream, 0).await.unwrap()[0].event, events[0]);
 }
 
@@ -279,13 +332,26 @@ pub async fn the_tenant_filter_has_three_distinct_values(store: Store) {
         events.iter().map(|e| e.event.envelope.tenant_id).collect()
     };
     let of = |tenant| EventFilter::tenant(tenant).aggregate_type("Order");
-    let acme_events = store.events_by_type(of(TenantFilter::Tenant(acme)), None).await.unwrap();
+    let acme_events = store
+        .events_by_type(of(TenantFilter::Tenant(acme)), None)
+        .await
+        .unwrap();
     assert_eq!(acme_events.len(), 2);
     assert_eq!(tenants_of(acme_events), HashSet::from([Some(acme)]));
-    let untenanted = store.events_by_type(of(TenantFilter::NoTenant), None).await.unwrap();
+    let untenanted = store
+        .events_by_type(of(TenantFilter::NoTenant), None)
+        .await
+        .unwrap();
     assert_eq!(untenanted.len(), 4);
     assert_eq!(tenants_of(untenanted), HashSet::from([None]));
-    assert_eq!(store.events_by_type(of(TenantFilter::Any), None).await.unwrap().len(), 9);
+    assert_eq!(
+        store
+            .events_by_type(of(TenantFilter::Any), None)
+            .await
+            .unwrap()
+            .len(),
+        9
+    );
     let nobody = TenantFilter::Tenant(TenantId::new_random());
     assert!(store.events_by_type(of(nobody), None).await.unwrap().is_empty());
 }
@@ -319,7 +385,10 @@ pub async fn aggregate_type_event_type_and_time_filters_apply(store: Store) {
     assert_eq!(store.events_by_type(tasks, None).await.unwrap().len(), 1);
     let both = EventFilter::all().aggregate_type("Order").aggregate_type("Task");
     assert_eq!(store.count(&both).await.unwrap(), 5);
-    let limited = store.events_by_type(EventFilter::all().aggregate_type("Order"), Some(3)).await.unwrap();
+    let limited = store
+        .events_by_type(EventFilter::all().aggregate_type("Order"), Some(3))
+        .await
+        .unwrap();
     assert_eq!(limited.len(), 3);
 }
 
@@ -345,7 +414,10 @@ pub async fn the_feed_starts_after_the_given_position(store: Store) {
         ..ReadAllOptions::default()
     };
     assert!(feed(&store, after_last).await.is_empty());
-    assert_eq!(store.current_position().await.unwrap(), Some(everything[5].position));
+    assert_eq!(
+        store.current_position().await.unwrap(),
+        Some(everything[5].position)
+    );
 }
 
 /// The limit counts matching events, not rows scanned.
@@ -396,16 +468,37 @@ pub async fn counts_and_existence_follow_the_filters(store: Store) {
     append_new(&store, stream_of("Task", 2, None)).await;
 
     assert_eq!(store.count(&EventFilter::all()).await.unwrap(), 5);
-    assert_eq!(store.count(&EventFilter::tenant(TenantFilter::Tenant(tenant))).await.unwrap(), 3);
-    assert_eq!(store.count(&EventFilter::tenant(TenantFilter::NoTenant)).await.unwrap(), 2);
-    assert_eq!(store.count(&EventFilter::all().aggregate_type("Task")).await.unwrap(), 2);
+    assert_eq!(
+        store
+            .count(&EventFilter::tenant(TenantFilter::Tenant(tenant)))
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        store
+            .count(&EventFilter::tenant(TenantFilter::NoTenant))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .count(&EventFilter::all().aggregate_type("Task"))
+            .await
+            .unwrap(),
+        2
+    );
 
     let unknown = Uuid::new_v4();
     assert!(store.event_exists(mine[0].envelope.event_id).await.unwrap());
     assert!(!store.event_exists(unknown).await.unwrap());
     let asked = [mine[1].envelope.event_id, unknown, mine[2].envelope.event_id];
     let found = store.existing_event_ids(&asked).await.unwrap();
-    assert_eq!(found, HashSet::from([mine[1].envelope.event_id, mine[2].envelope.event_id]));
+    assert_eq!(
+        found,
+        HashSet::from([mine[1].envelope.event_id, mine[2].envelope.event_id])
+    );
     assert!(store.existing_event_ids(&[]).await.unwrap().is_empty());
 }
 
@@ -445,7 +538,11 @@ pub async fn aggregate_types_of_an_id_respect_the_tenant(store: Store) {
     assert_eq!(types(TenantFilter::Any).await, ["Order", "Task"]);
     assert_eq!(types(TenantFilter::Tenant(acme)).await, ["Order"]);
     assert!(types(TenantFilter::NoTenant).await.is_empty());
-    assert!(store.aggregate_types_of(Uuid::new_v4(), TenantFilter::Any).await.unwrap().is_empty());
+    assert!(store
+        .aggregate_types_of(Uuid::new_v4(), TenantFilter::Any)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 /// Timestamps come back as stored: UTC, microseconds, including the edges.
@@ -486,21 +583,34 @@ pub async fn payloads_round_trip_exactly(store: Store) {
         "negative_zero_string": "-0.00",
         "large": "x".repeat(1_000_000),
     });
-    let Value::Object(payload) = payload else { unreachable!("a json! object literal") };
+    let Value::Object(payload) = payload else {
+        unreachable!("a json! object literal")
+    };
     let tenant = TenantId::new_random();
     let mut event = payload_event(Uuid::new_v4(), "Order", 1, Some(tenant), payload);
     event.envelope.actor_id = Some("user:ünïcode".into());
     event.envelope.causation_id = Some(Uuid::new_v4());
     event.envelope.event_version = 3;
-    event.envelope.metadata = JsonObject::from_iter([("ip".to_owned(), json!("127.0.0.1")), ("n".to_owned(), json!(7))]);
+    event.envelope.metadata =
+        JsonObject::from_iter([("ip".to_owned(), json!("127.0.0.1")), ("n".to_owned(), json!(7))]);
     append_new(&store, vec![event.clone()]).await;
 
     let read = store.read_stream(&StreamId::of(&event), 0).await.unwrap();
     assert_eq!(read[0].event, event);
-    assert_eq!(read[0].event.payload["big_integer"].to_string(), "123456789012345678901234567890");
-    assert_eq!(read[0].event.payload["fine_decimal"].to_string(), "0.1000000000000000000000000001");
+    assert_eq!(
+        read[0].event.payload["big_integer"].to_string(),
+        "123456789012345678901234567890"
+    );
+    assert_eq!(
+        read[0].event.payload["fine_decimal"].to_string(),
+        "0.1000000000000000000000000001"
+    );
     let keys: Vec<&String> = read[0].event.payload.keys().collect();
-    assert_eq!(keys, event.payload.keys().collect::<Vec<_>>(), "payload key order is kept");
+    assert_eq!(
+        keys,
+        event.payload.keys().collect::<Vec<_>>(),
+        "payload key order is kept"
+    );
     assert_eq!(all_events(&store).await[0].event, event);
 }
 
@@ -574,8 +684,14 @@ pub async fn a_tenant_aware_load_is_decided_on_the_whole_stream(store: Store) {
 
     assert_eq!(load_as(&store, acme, id).await, None);
     assert_eq!(load_as(&store, globex, id).await, None);
-    assert_eq!(load_as(&store, acme, owned[0].envelope.aggregate_id).await, Some(2));
-    assert_eq!(load_as(&store, globex, owned[0].envelope.aggregate_id).await, None);
+    assert_eq!(
+        load_as(&store, acme, owned[0].envelope.aggregate_id).await,
+        Some(2)
+    );
+    assert_eq!(
+        load_as(&store, globex, owned[0].envelope.aggregate_id).await,
+        None
+    );
 }
 
 mod mixed {

@@ -9,7 +9,12 @@ use crate::tenant::TenantId;
 
 /// A raw event for `aggregate_id` of `aggregate_type` at `version`, with a
 /// small payload.
-pub fn event_for(aggregate_id: Uuid, aggregate_type: &str, version: u64, tenant: Option<TenantId>) -> RawEvent {
+pub fn event_for(
+    aggregate_id: Uuid,
+    aggregate_type: &str,
+    version: u64,
+    tenant: Option<TenantId>,
+) -> RawEvent {
     let mut payload = JsonObject::new();
     payload.insert("n".into(), json!(version));
     payload_event(aggregate_id, aggregate_type, version, tenant, payload)
@@ -32,7 +37,9 @@ pub fn payload_event(
 /// `count` events for a new stream, versions 1..=count.
 pub(crate) fn stream_of(aggregate_type: &str, count: u64, tenant: Option<TenantId>) -> Vec<RawEvent> {
     let id = Uuid::new_v4();
-    (1..=count).map(|v| event_for(id, aggregate_type, v, tenant)).collect()
+    (1..=count)
+        .map(|v| event_for(id, aggregate_type, v, tenant))
+        .collect()
 }
 
 /// Sets when an event occurred.

@@ -1,0 +1,58 @@
+//! The event store conformance suite on SQLite: one fresh database file per
+//! test, removed with its folder afterwards.
+
+use std::sync::Arc;
+
+use eventsource::testing::StoreFixture;
+use eventsource_sqlite::SqliteEventStore;
+
+struct SqliteFile {
+    store: Arc<SqliteEventStore>,
+    _folder: tempfile::TempDir,
+}
+
+#[async_trait::async_trait]
+impl StoreFixture for SqliteFile {
+    type Store = SqliteEventStore;
+
+    async fn setup() -> Self {
+        let folder = tempfile::tempdir().expect("a temporary folder");
+        let url = format!("sqlite://{}", folder.path().join("events.db").display());
+        let store = SqliteEventStore::open(&url).await.expect("a fresh SQLite store");
+        Self {
+            store: Arc::new(store),
+            _folder: folder,
+        }
+    }
+
+    fn store(&self) -> Arc<SqliteEventStore> {
+        Arc::clone(&self.store)
+    }
+}
+
+eventsource::event_store_conformance!(SqliteFile);
+
+mod in_memory_database {
+    use super::*;
+
+    struct SqliteMemory(Arc<SqliteEventStore>);
+
+    #[async_trait::async_trait]
+    impl StoreFixture for SqliteMemory {
+        type Store = SqliteEventStore;
+
+        async fn setup() -> Self {
+            Self(Arc::new(
+                SqliteEventStore::open("sqlite::memory:")
+                    .await
+                    .expect("an in-memory database"),
+            ))
+        }
+
+        fn store(&self) -> Arc<SqliteEventStore> {
+            Arc::clone(&self.0)
+        }
+    }
+
+    eventsource::event_store_conformance!(SqliteMemory);
+}
