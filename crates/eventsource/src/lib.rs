@@ -49,6 +49,7 @@
 pub mod aggregate;
 pub mod event;
 pub mod interchange;
+pub mod projection;
 pub mod repository;
 pub mod store;
 pub mod tenant;

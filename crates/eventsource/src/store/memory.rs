@@ -30,6 +30,7 @@ struct Log {
 #[derive(Clone, Default)]
 pub struct InMemoryEventStore {
     log: Arc<RwLock<Log>>,
+    appended: Arc<tokio::sync::Notify>,
 }
 
 impl InMemoryEventStore {
@@ -95,7 +96,18 @@ impl EventStore for InMemoryEventStore {
                 positions.push(position);
             }
         }
+        drop(log);
+        self.appended.notify_waiters();
         Ok(AppendResult { positions })
+    }
+
+    async fn wait_for_events(&self, after: Option<u64>, max_wait: std::time::Duration) -> StoreResult<()> {
+        let appended = self.appended.notified();
+        if self.read().events.len() as u64 > after.unwrap_or(0) {
+            return Ok(());
+        }
+        let _ = tokio::time::timeout(max_wait, appended).await;
+        Ok(())
     }
 
     async fn read_stream(&self, stream: &StreamId, after_version: u64) -> StoreResult<Vec<StoredEvent>> {

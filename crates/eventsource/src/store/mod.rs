@@ -236,6 +236,8 @@ pub trait EventStore: Send + Sync {
     async fn count(&self, filter: &EventFilter) -> StoreResult<u64>;
 
     /// The position of the last stored event; `None` for an empty store.
+    /// Every event at or below it is visible to reads that start after this
+    /// call returns (no earlier position can still commit).
     ///
     /// # Errors
     ///
@@ -249,6 +251,20 @@ pub trait EventStore: Send + Sync {
     ///
     /// [`StoreError::Backend`].
     async fn tenant_stats(&self) -> StoreResult<Vec<TenantStats>>;
+
+    /// Waits until events after `after` may have been appended, or until
+    /// `max_wait` has passed, whichever comes first. Followers of the feed
+    /// call it when they have caught up. The default just sleeps;
+    /// stores that can be told about appends wake earlier.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`].
+    async fn wait_for_events(&self, after: Option<u64>, max_wait: std::time::Duration) -> StoreResult<()> {
+        let _ = after;
+        tokio::time::sleep(max_wait).await;
+        Ok(())
+    }
 
     /// Appends events to a single stream.
     ///

@@ -18,16 +18,19 @@
 
 mod checks;
 mod fixtures;
+mod projection_checks;
 
 use std::future::Future;
 use std::sync::Arc;
 
 use futures::FutureExt;
 
+use crate::projection::ProjectionStore;
 use crate::store::EventStore;
 
 pub use checks::*;
 pub use fixtures::{event_for, payload_event};
+pub use projection_checks::*;
 
 /// A fresh store for one conformance test, and its cleanup.
 #[async_trait::async_trait]
@@ -62,6 +65,66 @@ where
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }
+}
+
+/// A fresh projection store for one conformance test, and its cleanup.
+#[async_trait::async_trait]
+pub trait ProjectionStoreFixture: Send + Sync + Sized + 'static {
+    /// The store under test.
+    type Store: ProjectionStore + 'static;
+
+    /// Makes a new, empty, migrated store that shares nothing with any
+    /// other test.
+    async fn setup() -> Self;
+
+    /// The store.
+    fn store(&self) -> Arc<Self::Store>;
+
+    /// Removes what `setup` created. Runs also when the check failed.
+    async fn teardown(self) {}
+}
+
+/// Runs one projection store check on a fresh fixture, tearing it down
+/// afterwards even when the check panics.
+pub async fn run_projection_check<F, C, Fut>(check: C)
+where
+    F: ProjectionStoreFixture,
+    C: FnOnce(Arc<dyn ProjectionStore>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let fixture = F::setup().await;
+    let store: Arc<dyn ProjectionStore> = fixture.store();
+    let outcome = std::panic::AssertUnwindSafe(check(store)).catch_unwind().await;
+    fixture.teardown().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Expands to one test per guarantee of the projection store contract, each
+/// on a fresh store made by the given [`ProjectionStoreFixture`].
+#[macro_export]
+macro_rules! projection_store_conformance {
+    ($fixture:ty) => {
+        $crate::projection_store_conformance!(@tests $fixture;
+            a_committed_transaction_is_visible_whole,
+            a_dropped_transaction_changes_nothing,
+            rolling_back_to_the_savepoint_undoes_only_later_changes,
+            documents_are_separated_by_projection_and_tenant,
+            checkpoints_accumulate_per_projection,
+            parking_again_updates_the_dead_letter,
+            dead_letters_are_listed_and_removed_per_projection,
+            a_reset_clears_one_projection_only,
+        );
+    };
+    (@tests $fixture:ty; $($check:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                $crate::testing::run_projection_check::<$fixture, _, _>($crate::testing::$check).await;
+            }
+        )+
+    };
 }
 
 /// Expands to one test per guarantee of the event store contract, each on a

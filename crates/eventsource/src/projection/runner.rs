@@ -1,0 +1,372 @@
+//! Feeding projections from the global feed: catch up from the checkpoint
+//! in batches, then follow live, with retries and dead letters.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::TryStreamExt;
+use tracing::{debug, info, warn};
+
+use super::store::{ProjectionStore, ProjectionTx};
+use super::{Projection, ProjectionError};
+use crate::event::StoredEvent;
+use crate::store::{EventFilter, EventStore, ReadAllOptions};
+
+/// How often and how patiently a failing event is retried before it is
+/// parked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetryPolicy {
+    /// Tries in all, including the first (at least 1).
+    pub max_attempts: u32,
+    /// The wait before the second try.
+    pub initial_delay: Duration,
+    /// Each further wait is the previous one times this.
+    pub multiplier: f64,
+    /// No wait is longer than this.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            initial_delay: Duration::from_millis(20),
+            multiplier: 2.0,
+            max_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after the `attempt`-th failed try (1-based).
+    pub fn delay_after(&self, attempt: u32) -> Duration {
+        let factor = self.multiplier.max(1.0).powi(attempt.saturating_sub(1) as i32);
+        self.initial_delay.mul_f64(factor).min(self.max_delay)
+    }
+}
+
+/// How the runner reads and waits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunnerOptions {
+    /// Events per batch; one batch is one transaction of the read model.
+    pub batch_size: usize,
+    /// Retries before parking.
+    pub retry: RetryPolicy,
+    /// The longest wait for new events while following live.
+    pub poll_interval: Duration,
+}
+
+impl Default for RunnerOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 500,
+            retry: RetryPolicy::default(),
+            poll_interval: Duration::from_millis(250),
+        }
+    }
+}
+
+/// What one catch-up did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CatchUpReport {
+    /// Events handled successfully.
+    pub handled: u64,
+    /// Events parked as dead letters.
+    pub parked: u64,
+    /// The checkpoint afterwards.
+    pub position: Option<u64>,
+}
+
+/// Runs projections against an event store and a projection store.
+#[derive(Clone)]
+pub struct ProjectionRunner {
+    events: Arc<dyn EventStore>,
+    models: Arc<dyn ProjectionStore>,
+    options: RunnerOptions,
+}
+
+impl ProjectionRunner {
+    /// A runner with default options.
+    pub fn new(events: Arc<dyn EventStore>, models: Arc<dyn ProjectionStore>) -> Self {
+        Self {
+            events,
+            models,
+            options: RunnerOptions::default(),
+        }
+    }
+
+    /// Replaces the options.
+    pub fn with_options(mut self, options: RunnerOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The projection store.
+    pub fn models(&self) -> &Arc<dyn ProjectionStore> {
+        &self.models
+    }
+
+    /// How far behind the end of the feed a projection is: the current
+    /// position minus its checkpoint.
+    ///
+    /// # Errors
+    ///
+    /// [`ProjectionError::Store`].
+    pub async fn lag(&self, projection: &str) -> Result<u64, ProjectionError> {
+        let head = self.events.current_position().await?.unwrap_or(0);
+        let position = self
+            .models
+            .checkpoint(projection)
+            .await?
+            .map_or(0, |c| c.position);
+        Ok(head.saturating_sub(position))
+    }
+
+    /// Processes the next batch after the checkpoint and commits it with
+    /// the new checkpoint. Returns what it did; `handled + parked == 0`
+    /// means the projection had caught up.
+    ///
+    /// # Errors
+    ///
+    /// [`ProjectionError::Store`] when reading events or committing fails;
+    /// nothing of the batch is committed then.
+    pub async fn run_batch(&self, projection: &dyn Projection) -> Result<CatchUpReport, ProjectionError> {
+        let name = projection.name();
+        let after = self.models.checkpoint(name).await?.map(|c| c.position);
+        // Read before the batch: every event up to `head` is visible to the
+        // read below, so events the filter skipped up to there are done.
+        let head = self.events.current_position().await?;
+        let batch = self.read_batch(projection, after).await?;
+
+        let mut report = CatchUpReport::default();
+        let mut tx = self.models.begin(name).await?;
+        for event in &batch {
+            if self.apply_with_retries(projection, event, tx.as_mut()).await? {
+                report.handled += 1;
+            } else {
+                report.parked += 1;
+            }
+        }
+        let last_read = batch.last().map(|event| event.position);
+        let caught_up = batch.len() < self.options.batch_size;
+        let position = if caught_up { last_read.max(head) } else { last_read };
+        if position > after {
+            tx.advance_checkpoint(position.unwrap_or(0), batch.len() as u64)
+                .await?;
+            tx.commit().await?;
+        }
+        report.position = position.max(after);
+        debug!(
+            projection = name,
+            position = report.position,
+            handled = report.handled,
+            parked = report.parked,
+            "batch committed"
+        );
+        Ok(report)
+    }
+
+    async fn read_batch(
+        &self,
+        projection: &dyn Projection,
+        after: Option<u64>,
+    ) -> Result<Vec<StoredEvent>, ProjectionError> {
+        let event_types = projection.event_types();
+        if event_types.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
+        }
+        let filter = EventFilter {
+            tenant: projection.tenant_filter(),
+            event_types: event_types.unwrap_or_default(),
+            ..EventFilter::default()
+        };
+        let options = ReadAllOptions {
+            after,
+            limit: Some(self.options.batch_size as u64),
+            filter,
+            page_size: self.options.batch_size,
+        };
+        Ok(self.events.read_all(options).try_collect().await?)
+    }
+
+    /// Applies one event, retrying with backoff; parks it after the last
+    /// try. Returns whether it was handled.
+    async fn apply_with_retries(
+        &self,
+        projection: &dyn Projection,
+        event: &StoredEvent,
+        tx: &mut dyn ProjectionTx,
+    ) -> Result<bool, ProjectionError> {
+        let policy = &self.options.retry;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            tx.savepoint().await?;
+            let Err(error) = projection.apply(event, tx).await else {
+                return Ok(true);
+            };
+            tx.rollback_to_savepoint().await?;
+            if attempt >= policy.max_attempts.max(1) {
+                warn!(
+                    projection = projection.name(),
+                    position = event.position,
+                    event_type = %event.event.envelope.event_type,
+                    tenant = ?event.event.envelope.tenant_id,
+                    attempts = attempt,
+                    %error,
+                    "event parked as a dead letter"
+                );
+                tx.park(event, &error.to_string(), attempt, Utc::now()).await?;
+                return Ok(false);
+            }
+            tokio::time::sleep(policy.delay_after(attempt)).await;
+        }
+    }
+
+    /// Processes batches until the projection has caught up with the end of
+    /// the feed, reporting the checkpoint and the head after each batch.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::run_batch`]; batches committed before the error stay.
+    pub async fn catch_up(
+        &self,
+        projection: &dyn Projection,
+        mut progress: impl FnMut(u64, u64) + Send,
+    ) -> Result<CatchUpReport, ProjectionError> {
+        let mut total = CatchUpReport::default();
+        loop {
+            let batch = self.run_batch(projection).await?;
+            total.handled += batch.handled;
+            total.parked += batch.parked;
+            total.position = batch.position;
+            let head = self.events.current_position().await?.unwrap_or(0);
+            progress(batch.position.unwrap_or(0), head);
+            if batch.handled + batch.parked == 0 || batch.position >= Some(head) {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Catches up, then follows the feed live until `shutdown` completes.
+    /// A batch under way when shutdown comes is finished and committed with
+    /// its checkpoint; a failing batch is retried after a pause.
+    pub async fn run(&self, projection: Arc<dyn Projection>, shutdown: impl Future<Output = ()> + Send) {
+        tokio::pin!(shutdown);
+        let name = projection.name().to_owned();
+        info!(projection = %name, "projection started");
+        loop {
+            let batch = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                batch = self.run_batch(projection.as_ref()) => batch,
+            };
+            let wait = match batch {
+                Ok(report) if report.handled + report.parked > 0 => continue,
+                Ok(report) => self
+                    .events
+                    .wait_for_events(report.position, self.options.poll_interval),
+                Err(error) => {
+                    warn!(projection = %name, %error, "batch failed; retrying");
+                    Box::pin(async {
+                        tokio::time::sleep(self.options.poll_interval).await;
+                        Ok(())
+                    })
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => break,
+                _ = wait => {}
+            }
+        }
+        info!(projection = %name, "projection stopped");
+    }
+
+    /// Removes the projection's read model, checkpoint and dead letters,
+    /// then replays the whole feed into it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::catch_up`].
+    pub async fn rebuild(
+        &self,
+        projection: &dyn Projection,
+        progress: impl FnMut(u64, u64) + Send,
+    ) -> Result<CatchUpReport, ProjectionError> {
+        self.models.reset(projection.name()).await?;
+        self.catch_up(projection, progress).await
+    }
+
+    /// Applies a parked event again. On success the dead letter is removed
+    /// and `true` returned; on failure it stays parked with one more attempt
+    /// and the new error, and `false` is returned.
+    ///
+    /// # Errors
+    ///
+    /// [`ProjectionError::NotFound`] when the projection has no such dead
+    /// letter or its event is gone, [`ProjectionError::Store`].
+    pub async fn retry_dead_letter(
+        &self,
+        projection: &dyn Projection,
+        id: u64,
+    ) -> Result<bool, ProjectionError> {
+        let name = projection.name();
+        let letter = self
+            .models
+            .dead_letters(Some(name))
+            .await?
+            .into_iter()
+            .find(|letter| letter.id == id)
+            .ok_or_else(|| ProjectionError::NotFound(format!("dead letter {id} of projection {name}")))?;
+        let options = ReadAllOptions {
+            after: letter.position.checked_sub(1),
+            limit: Some(1),
+            ..ReadAllOptions::default()
+        };
+        let events: Vec<StoredEvent> = self.events.read_all(options).try_collect().await?;
+        let event = events
+            .into_iter()
+            .find(|event| {
+                event.position == letter.position && event.event.envelope.event_id == letter.event_id
+            })
+            .ok_or_else(|| {
+                ProjectionError::NotFound(format!(
+                    "event {} at position {}",
+                    letter.event_id, letter.position
+                ))
+            })?;
+
+        let mut tx = self.models.begin(name).await?;
+        tx.savepoint().await?;
+        let outcome = projection.apply(&event, tx.as_mut()).await;
+        let handled = match outcome {
+            Ok(()) => tx.remove_dead_letter(id).await?,
+            Err(error) => {
+                tx.rollback_to_savepoint().await?;
+                tx.park(&event, &error.to_string(), 1, Utc::now()).await?;
+                false
+            }
+        };
+        tx.commit().await?;
+        Ok(handled)
+    }
+
+    /// Drops a parked event for good.
+    ///
+    /// # Errors
+    ///
+    /// [`ProjectionError::NotFound`] when the projection has no such dead
+    /// letter, [`ProjectionError::Store`].
+    pub async fn discard_dead_letter(&self, projection: &str, id: u64) -> Result<(), ProjectionError> {
+        let mut tx = self.models.begin(projection).await?;
+        if !tx.remove_dead_letter(id).await? {
+            return Err(ProjectionError::NotFound(format!(
+                "dead letter {id} of projection {projection}"
+            )));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,159 @@
+//! Where projections keep their documents, checkpoints and dead letters.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::{Checkpoint, DeadLetter};
+use crate::event::StoredEvent;
+use crate::store::{StoreResult, TenantFilter};
+use crate::tenant::TenantId;
+
+/// One document of a read model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Document {
+    /// The tenant it belongs to, if any.
+    pub tenant_id: Option<TenantId>,
+    /// Its key, unique per projection and tenant.
+    pub key: String,
+    /// Its content.
+    pub value: Value,
+}
+
+/// Storage for read models. Every change goes through a [`ProjectionTx`];
+/// the read methods here see only committed state.
+#[async_trait]
+pub trait ProjectionStore: Send + Sync {
+    /// Starts a transaction for `projection`'s changes.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`](crate::StoreError::Backend).
+    async fn begin(&self, projection: &str) -> StoreResult<Box<dyn ProjectionTx + '_>>;
+
+    /// The checkpoint of one projection, if it ever committed one.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`](crate::StoreError::Backend).
+    async fn checkpoint(&self, projection: &str) -> StoreResult<Option<Checkpoint>>;
+
+    /// Every checkpoint, by projection name.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`](crate::StoreError::Backend).
+    async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>>;
+
+    /// Parked events, of one projection or all, in position order.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`](crate::StoreError::Backend).
+    async fn dead_letters(&self, projection: Option<&str>) -> StoreResult<Vec<DeadLetter>>;
+
+    /// One document.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`](crate::StoreError::Backend).
+    async fn document(
+        &self,
+        projection: &str,
+        tenant: Option<TenantId>,
+        key: &str,
+    ) -> StoreResult<Option<Value>>;
+
+    /// A projection's documents that `tenant` admits, ordered by key.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`](crate::StoreError::Backend).
+    async fn documents(&self, projection: &str, tenant: TenantFilter) -> StoreResult<Vec<Document>>;
+
+    /// Removes a projection's documents, checkpoint and dead letters, so it
+    /// can be rebuilt from the start of the feed.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`](crate::StoreError::Backend).
+    async fn reset(&self, projection: &str) -> StoreResult<()>;
+}
+
+/// The changes of one batch, committed together or not at all. Dropping it
+/// without [`ProjectionTx::commit`] discards them.
+#[async_trait]
+pub trait ProjectionTx: Send {
+    /// Reads a document, seeing this transaction's own changes.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`](crate::StoreError::Backend).
+    async fn get(&mut self, tenant: Option<TenantId>, key: &str) -> StoreResult<Option<Value>>;
+
+    /// Writes a document.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`](crate::StoreError::Backend).
+    async fn put(&mut self, tenant: Option<TenantId>, key: &str, value: &Value) -> StoreResult<()>;
+
+    /// Deletes a document (a no-op when absent).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`](crate::StoreError::Backend).
+    async fn delete(&mut self, tenant: Option<TenantId>, key: &str) -> StoreResult<()>;
+
+    /// Marks a point that [`ProjectionTx::rollback_to_savepoint`] returns to.
+    /// One savepoint at a time.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`](crate::StoreError::Backend).
+    async fn savepoint(&mut self) -> StoreResult<()>;
+
+    /// Undoes the changes since the savepoint, which stays set.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`](crate::StoreError::Backend).
+    async fn rollback_to_savepoint(&mut self) -> StoreResult<()>;
+
+    /// Parks an event, or updates its dead letter when it is parked already
+    /// (attempts added, last failure and error replaced).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`](crate::StoreError::Backend).
+    async fn park(
+        &mut self,
+        event: &StoredEvent,
+        error: &str,
+        attempts: u32,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// Removes a dead letter (after a successful retry, or a discard).
+    /// Returns whether it existed.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`](crate::StoreError::Backend).
+    async fn remove_dead_letter(&mut self, id: u64) -> StoreResult<bool>;
+
+    /// Moves the checkpoint to `position`, adding `processed` events.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`](crate::StoreError::Backend).
+    async fn advance_checkpoint(&mut self, position: u64, processed: u64) -> StoreResult<()>;
+
+    /// Commits every change of the transaction.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`](crate::StoreError::Backend); nothing was
+    /// committed then.
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}
