@@ -23,6 +23,7 @@
 //! ```
 
 mod append;
+mod projection;
 mod read;
 
 mod row;
@@ -43,6 +44,8 @@ use sqlx::sqlite::{
 };
 use tracing::info;
 use uuid::Uuid;
+
+pub use projection::SqliteProjectionStore;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

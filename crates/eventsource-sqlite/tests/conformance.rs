@@ -56,3 +56,34 @@ mod in_memory_database {
 
     eventsource::event_store_conformance!(SqliteMemory);
 }
+
+mod projection_store {
+    use eventsource::testing::ProjectionStoreFixture;
+    use eventsource_sqlite::SqliteProjectionStore;
+
+    use super::*;
+
+    struct SqliteProjections {
+        store: Arc<SqliteProjectionStore>,
+        _folder: tempfile::TempDir,
+    }
+
+    #[async_trait::async_trait]
+    impl ProjectionStoreFixture for SqliteProjections {
+        type Store = SqliteProjectionStore;
+
+        async fn setup() -> Self {
+            let events = SqliteFile::setup().await;
+            Self {
+                store: Arc::new(SqliteProjectionStore::new(&events.store)),
+                _folder: events._folder,
+            }
+        }
+
+        fn store(&self) -> Arc<SqliteProjectionStore> {
+            Arc::clone(&self.store)
+        }
+    }
+
+    eventsource::projection_store_conformance!(SqliteProjections);
+}
