@@ -27,6 +27,7 @@ mod projection;
 mod read;
 
 mod row;
+mod snapshot;
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -46,6 +47,7 @@ use tracing::info;
 use uuid::Uuid;
 
 pub use projection::SqliteProjectionStore;
+pub use snapshot::SqliteSnapshotStore;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

@@ -1,7 +1,8 @@
 //! Read models, checkpoints and dead letters in the events' SQLite
 //! database. A [`ProjectionTx`] is one `BEGIN IMMEDIATE` transaction, so a
-//! batch's documents, dead letters and checkpoint commit together; while it
-//! is open it holds SQLite's write lock, which keeps batches short.
+//! batch's documents, dead letters and checkpoint commit together. While it
+//! is open it holds SQLite's write lock, which serialises transactions of
+//! the same projection (and keeps batches short).
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -231,6 +232,16 @@ impl SqliteProjectionTx {
 
 #[async_trait]
 impl ProjectionTx for SqliteProjectionTx {
+    async fn checkpoint_position(&mut self) -> StoreResult<Option<u64>> {
+        let position: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE projection = ?")
+                .bind(&self.projection)
+                .fetch_optional(&mut *self.transaction)
+                .await
+                .map_err(StoreError::backend)?;
+        Ok(position.map(|p| p as u64))
+    }
+
     async fn get(&mut self, tenant: Option<TenantId>, key: &str) -> StoreResult<Option<Value>> {
         read_document(&mut *self.transaction, &self.projection, tenant, key).await
     }

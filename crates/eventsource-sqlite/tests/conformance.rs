@@ -87,3 +87,17 @@ mod projection_store {
 
     eventsource::projection_store_conformance!(SqliteProjections);
 }
+
+mod snapshot_store {
+    use eventsource::SnapshotStore;
+    use eventsource_sqlite::SqliteSnapshotStore;
+
+    use super::*;
+
+    async fn fresh() -> (Arc<dyn SnapshotStore>, SqliteFile) {
+        let events = SqliteFile::setup().await;
+        (Arc::new(SqliteSnapshotStore::new(&events.store)), events)
+    }
+
+    eventsource::snapshot_store_conformance!(fresh());
+}

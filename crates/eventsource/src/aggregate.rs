@@ -76,9 +76,19 @@ impl<A: Aggregate> AggregateRoot<A> {
         }
     }
 
-    /// Rebuilds an aggregate from its stored history, in version order.
-    pub(crate) fn from_history(id: Uuid, tenant_id: Option<TenantId>, history: &[Event<A::Event>]) -> Self {
+    /// Rebuilds an aggregate from an optional starting point (a snapshot's
+    /// version and state) and the events after it, in version order.
+    pub(crate) fn from_history(
+        id: Uuid,
+        tenant_id: Option<TenantId>,
+        start: Option<(u64, A)>,
+        history: &[Event<A::Event>],
+    ) -> Self {
         let mut root = Self::new(id, tenant_id);
+        if let Some((version, state)) = start {
+            root.committed_version = version;
+            root.state = state;
+        }
         for event in history {
             root.state.apply(&event.payload);
             root.committed_version = event.envelope.aggregate_version;

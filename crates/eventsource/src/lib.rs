@@ -51,6 +51,7 @@ pub mod event;
 pub mod interchange;
 pub mod projection;
 pub mod repository;
+pub mod snapshot;
 pub mod store;
 pub mod tenant;
 #[cfg(any(test, feature = "testing"))]
@@ -62,6 +63,7 @@ pub use event::{
     TenantEvent,
 };
 pub use repository::{Repository, RepositoryError, RepositoryResult, TenantAwareRepository};
+pub use snapshot::{InMemorySnapshotStore, Snapshot, SnapshotState, SnapshotStore, SnapshotStrategy};
 pub use store::{
     AppendResult, EventFilter, EventStore, ExpectedVersion, InMemoryEventStore, ReadAllOptions, StoreError,
     StoreResult, StreamId, StreamWrite, TenantFilter, TenantStats,

@@ -8,11 +8,13 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use tracing::{debug, instrument};
+use chrono::Utc;
+use tracing::{debug, instrument, warn};
 use uuid::Uuid;
 
 use crate::aggregate::{aggregate_type_of, Aggregate, AggregateRoot};
 use crate::event::{DecodeError, Event, StoredEvent};
+use crate::snapshot::{Snapshot, SnapshotState, SnapshotStore, SnapshotStrategy, Snapshotting};
 use crate::store::{EventStore, ExpectedVersion, StoreError, StreamId, TenantFilter};
 use crate::tenant::{get_required_tenant, TenancyError, TenantId};
 
@@ -80,6 +82,7 @@ pub type RepositoryResult<T> = Result<T, RepositoryError>;
 /// Loads and saves aggregates of type `A` through an event store.
 pub struct Repository<A, S: ?Sized = dyn EventStore> {
     store: Arc<S>,
+    snapshots: Option<Snapshotting<A>>,
     aggregate: PhantomData<fn() -> A>,
 }
 
@@ -87,8 +90,46 @@ impl<A, S: ?Sized> Clone for Repository<A, S> {
     fn clone(&self) -> Self {
         Self {
             store: Arc::clone(&self.store),
+            snapshots: self.snapshots.clone(),
             aggregate: PhantomData,
         }
+    }
+}
+
+/// What a load reads: the latest usable snapshot with its state and the
+/// stored event at its version, and the events after it.
+struct History<A> {
+    snapshot: Option<(Snapshot, A, StoredEvent)>,
+    events: Vec<StoredEvent>,
+}
+
+impl<A> History<A> {
+    fn is_empty(&self) -> bool {
+        self.snapshot.is_none() && self.events.is_empty()
+    }
+
+    /// The tenant owning the whole stream: every event (and the snapshot,
+    /// which stands for the events it folds) carries it. `None` when the
+    /// stream has no tenant or mixes tenants.
+    fn owner(&self) -> Option<TenantId> {
+        let mut tenants = self
+            .snapshot
+            .iter()
+            .flat_map(|(snapshot, _, anchor)| [snapshot.tenant_id, anchor.event.envelope.tenant_id])
+            .chain(self.events.iter().map(|stored| stored.event.envelope.tenant_id));
+        let first = tenants.next()??;
+        tenants.all(|tenant| tenant == Some(first)).then_some(first)
+    }
+}
+
+impl<A: SnapshotState, S: EventStore + ?Sized> Repository<A, S> {
+    /// Loads from the latest snapshot plus the events after it, and takes a
+    /// snapshot after a save whenever `strategy` says so. A snapshot that
+    /// cannot be written is logged, never a failed save: the events are
+    /// stored either way.
+    pub fn with_snapshots(mut self, snapshots: Arc<dyn SnapshotStore>, strategy: SnapshotStrategy) -> Self {
+        self.snapshots = Some(Snapshotting::new(snapshots, strategy));
+        self
     }
 }
 
@@ -97,6 +138,7 @@ impl<A: Aggregate, S: EventStore + ?Sized> Repository<A, S> {
     pub fn new(store: Arc<S>) -> Self {
         Self {
             store,
+            snapshots: None,
             aggregate: PhantomData,
         }
     }
@@ -129,8 +171,7 @@ impl<A: Aggregate, S: EventStore + ?Sized> Repository<A, S> {
         if history.is_empty() {
             return Err(self.missing(id, TenantFilter::Any).await);
         }
-        let tenant = history[0].event.envelope.tenant_id;
-        rebuild(id, tenant, &history)
+        rebuild(id, history)
     }
 
     /// Whether an aggregate with this id exists.
@@ -178,7 +219,9 @@ impl<A: Aggregate, S: EventStore + ?Sized> Repository<A, S> {
                     position = result.positions.last(),
                     "saved"
                 );
+                let before = root.committed_version();
                 root.mark_committed();
+                self.snapshot_if_due(root, before).await;
                 Ok(())
             }
             Err(StoreError::Concurrency { expected, actual, .. }) => Err(RepositoryError::Concurrency {
@@ -191,11 +234,68 @@ impl<A: Aggregate, S: EventStore + ?Sized> Repository<A, S> {
         }
     }
 
-    async fn read_history(&self, id: Uuid) -> RepositoryResult<Vec<StoredEvent>> {
-        self.store
-            .read_stream(&Self::stream(id), 0)
+    async fn read_history(&self, id: Uuid) -> RepositoryResult<History<A>> {
+        let stream = Self::stream(id);
+        if let Some(snapshots) = &self.snapshots {
+            if let Some((snapshot, state)) = usable_snapshot(snapshots, &stream).await {
+                // Read from the snapshot's own last event: its tenant is
+                // checked like every later event's, and a stream that does
+                // not hold that event cannot be the snapshot's stream.
+                let mut events = self
+                    .store
+                    .read_stream(&stream, snapshot.version - 1)
+                    .await
+                    .map_err(RepositoryError::Store)?;
+                if events
+                    .first()
+                    .is_some_and(|anchor| anchor.event.envelope.aggregate_version == snapshot.version)
+                {
+                    let anchor = events.remove(0);
+                    return Ok(History {
+                        snapshot: Some((snapshot, state, anchor)),
+                        events,
+                    });
+                }
+                warn!(aggregate_id = %id, version = snapshot.version, "snapshot does not match its stream; ignored");
+            }
+        }
+        let events = self
+            .store
+            .read_stream(&stream, 0)
             .await
-            .map_err(RepositoryError::Store)
+            .map_err(RepositoryError::Store)?;
+        Ok(History {
+            snapshot: None,
+            events,
+        })
+    }
+
+    async fn snapshot_if_due(&self, root: &AggregateRoot<A>, before: u64) {
+        let Some(snapshots) = &self.snapshots else { return };
+        if !snapshots.strategy.due(before, root.version()) {
+            return;
+        }
+        let state = match (snapshots.encode)(root.state()) {
+            Ok(state) => state,
+            Err(error) => {
+                warn!(aggregate_id = %root.id(), %error, "aggregate state does not serialise; no snapshot taken");
+                return;
+            }
+        };
+        let snapshot = Snapshot {
+            stream: Self::stream(root.id()),
+            tenant_id: root.tenant_id(),
+            version: root.version(),
+            schema_version: snapshots.schema_version,
+            state,
+            taken_at: Utc::now(),
+        };
+        match snapshots.store.save(&snapshot).await {
+            Ok(()) => debug!(aggregate_id = %root.id(), version = snapshot.version, "snapshot taken"),
+            Err(error) => {
+                warn!(aggregate_id = %root.id(), %error, "snapshot not saved; loads replay more events")
+            }
+        }
     }
 
     /// The error for an id without a stream of this type: not found, or
@@ -217,13 +317,39 @@ impl<A: Aggregate, S: EventStore + ?Sized> Repository<A, S> {
     }
 }
 
-fn rebuild<A: Aggregate>(
-    id: Uuid,
-    tenant: Option<TenantId>,
-    history: &[StoredEvent],
-) -> RepositoryResult<AggregateRoot<A>> {
+/// The stream's snapshot when one exists, has the current schema version
+/// and decodes; anything else means replaying from the first event.
+async fn usable_snapshot<A>(snapshots: &Snapshotting<A>, stream: &StreamId) -> Option<(Snapshot, A)> {
+    let snapshot = match snapshots.store.load(stream).await {
+        Ok(snapshot) => snapshot?,
+        Err(error) => {
+            warn!(aggregate_id = %stream.aggregate_id, %error, "snapshot unreadable; replaying all events");
+            return None;
+        }
+    };
+    if snapshot.schema_version != snapshots.schema_version {
+        debug!(
+            aggregate_id = %stream.aggregate_id,
+            stored = snapshot.schema_version,
+            current = snapshots.schema_version,
+            "snapshot of another schema version ignored"
+        );
+        return None;
+    }
+    match (snapshots.decode)(snapshot.state.clone()) {
+        Ok(state) => Some((snapshot, state)),
+        Err(error) => {
+            warn!(aggregate_id = %stream.aggregate_id, %error, "snapshot state does not decode; ignored");
+            None
+        }
+    }
+}
+
+fn rebuild<A: Aggregate>(id: Uuid, history: History<A>) -> RepositoryResult<AggregateRoot<A>> {
     let expected_type = aggregate_type_of::<A>();
+    let owner = history.owner();
     let events = history
+        .events
         .iter()
         .map(|stored| {
             if stored.event.envelope.aggregate_type != expected_type {
@@ -236,7 +362,10 @@ fn rebuild<A: Aggregate>(
             Ok(stored.event.decode::<A::Event>()?)
         })
         .collect::<RepositoryResult<Vec<_>>>()?;
-    Ok(AggregateRoot::from_history(id, tenant, &events))
+    let start = history
+        .snapshot
+        .map(|(snapshot, state, _)| (snapshot.version, state));
+    Ok(AggregateRoot::from_history(id, owner, start, &events))
 }
 
 /// A repository for code running inside a tenant scope.
@@ -268,6 +397,12 @@ impl<A: Aggregate, S: EventStore + ?Sized> TenantAwareRepository<A, S> {
         }
     }
 
+    /// A tenant-aware repository over a configured plain one (for example
+    /// one with snapshots).
+    pub fn wrap(inner: Repository<A, S>) -> Self {
+        Self { inner }
+    }
+
     /// A new aggregate of the current tenant.
     ///
     /// # Errors
@@ -292,11 +427,11 @@ impl<A: Aggregate, S: EventStore + ?Sized> TenantAwareRepository<A, S> {
         if history.is_empty() {
             return Err(self.inner.missing(id, TenantFilter::Tenant(tenant)).await);
         }
-        if !owned_by(&history, tenant) {
+        if history.owner() != Some(tenant) {
             debug!(%tenant, aggregate_id = %id, "aggregate of another tenant reported as not found");
             return Err(not_found::<A>(id));
         }
-        rebuild(id, Some(tenant), &history)
+        rebuild(id, history)
     }
 
     /// Whether the current tenant has an aggregate with this id.
@@ -307,8 +442,7 @@ impl<A: Aggregate, S: EventStore + ?Sized> TenantAwareRepository<A, S> {
     /// [`RepositoryError::Store`].
     pub async fn exists(&self, id: Uuid) -> RepositoryResult<bool> {
         let tenant = get_required_tenant()?;
-        let history = self.inner.read_history(id).await?;
-        Ok(!history.is_empty() && owned_by(&history, tenant))
+        Ok(self.inner.read_history(id).await?.owner() == Some(tenant))
     }
 
     /// Saves the aggregate's new events after checking that the aggregate
@@ -340,12 +474,6 @@ impl<A: Aggregate, S: EventStore + ?Sized> TenantAwareRepository<A, S> {
             other => other,
         }
     }
-}
-
-fn owned_by(history: &[StoredEvent], tenant: TenantId) -> bool {
-    history
-        .iter()
-        .all(|stored| stored.event.envelope.tenant_id == Some(tenant))
 }
 
 fn not_found<A: Aggregate>(id: Uuid) -> RepositoryError {

@@ -28,6 +28,8 @@ struct State {
 #[derive(Clone, Default)]
 pub struct InMemoryProjectionStore {
     state: Arc<Mutex<State>>,
+    /// One lock per projection, held by its open transaction.
+    writers: Arc<Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl InMemoryProjectionStore {
@@ -46,7 +48,15 @@ impl InMemoryProjectionStore {
 #[async_trait]
 impl ProjectionStore for InMemoryProjectionStore {
     async fn begin(&self, projection: &str) -> StoreResult<Box<dyn ProjectionTx + '_>> {
+        let writer = {
+            let mut writers = self
+                .writers
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            Arc::clone(writers.entry(projection.to_owned()).or_default())
+        };
         Ok(Box::new(MemoryTx {
+            _writer: writer.lock_owned().await,
             store: self,
             projection: projection.to_owned(),
             staged: Staged::default(),
@@ -124,6 +134,7 @@ struct Staged {
 }
 
 struct MemoryTx<'a> {
+    _writer: tokio::sync::OwnedMutexGuard<()>,
     store: &'a InMemoryProjectionStore,
     projection: String,
     staged: Staged,
@@ -132,6 +143,15 @@ struct MemoryTx<'a> {
 
 #[async_trait]
 impl ProjectionTx for MemoryTx<'_> {
+    async fn checkpoint_position(&mut self) -> StoreResult<Option<u64>> {
+        Ok(self
+            .store
+            .lock()
+            .checkpoints
+            .get(&self.projection)
+            .map(|c| c.position))
+    }
+
     async fn get(&mut self, tenant: Option<TenantId>, key: &str) -> StoreResult<Option<Value>> {
         if let Some(staged) = self.staged.documents.get(&(tenant, key.to_owned())) {
             return Ok(staged.clone());

@@ -134,14 +134,16 @@ impl ProjectionRunner {
     /// nothing of the batch is committed then.
     pub async fn run_batch(&self, projection: &dyn Projection) -> Result<CatchUpReport, ProjectionError> {
         let name = projection.name();
-        let after = self.models.checkpoint(name).await?.map(|c| c.position);
+        // The checkpoint is read inside the transaction that moves it: a
+        // runner aborted mid-commit cannot make another one replay its batch.
+        let mut tx = self.models.begin(name).await?;
+        let after = tx.checkpoint_position().await?;
         // Read before the batch: every event up to `head` is visible to the
         // read below, so events the filter skipped up to there are done.
         let head = self.events.current_position().await?;
         let batch = self.read_batch(projection, after).await?;
 
         let mut report = CatchUpReport::default();
-        let mut tx = self.models.begin(name).await?;
         for event in &batch {
             if self.apply_with_retries(projection, event, tx.as_mut()).await? {
                 report.handled += 1;

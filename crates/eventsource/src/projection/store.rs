@@ -24,7 +24,8 @@ pub struct Document {
 /// the read methods here see only committed state.
 #[async_trait]
 pub trait ProjectionStore: Send + Sync {
-    /// Starts a transaction for `projection`'s changes.
+    /// Starts a transaction for `projection`'s changes, waiting while
+    /// another transaction of the same projection is open.
     ///
     /// # Errors
     ///
@@ -81,9 +82,19 @@ pub trait ProjectionStore: Send + Sync {
 }
 
 /// The changes of one batch, committed together or not at all. Dropping it
-/// without [`ProjectionTx::commit`] discards them.
+/// without [`ProjectionTx::commit`] discards them. Transactions of one
+/// projection are serialised: a second one waits in
+/// [`ProjectionStore::begin`] until the first ends, so the checkpoint read
+/// through [`ProjectionTx::checkpoint_position`] cannot move before commit.
 #[async_trait]
 pub trait ProjectionTx: Send {
+    /// The projection's checkpoint position as of this transaction.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`](crate::StoreError::Backend).
+    async fn checkpoint_position(&mut self) -> StoreResult<Option<u64>>;
+
     /// Reads a document, seeing this transaction's own changes.
     ///
     /// # Errors

@@ -19,6 +19,7 @@
 mod checks;
 mod fixtures;
 mod projection_checks;
+mod snapshot_checks;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use crate::store::EventStore;
 pub use checks::*;
 pub use fixtures::{event_for, payload_event};
 pub use projection_checks::*;
+pub use snapshot_checks::*;
 
 /// A fresh store for one conformance test, and its cleanup.
 #[async_trait::async_trait]
@@ -115,6 +117,7 @@ macro_rules! projection_store_conformance {
             parking_again_updates_the_dead_letter,
             dead_letters_are_listed_and_removed_per_projection,
             a_reset_clears_one_projection_only,
+            transactions_of_one_projection_are_serialised,
         );
     };
     (@tests $fixture:ty; $($check:ident),+ $(,)?) => {
@@ -162,6 +165,29 @@ macro_rules! event_store_conformance {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $check() {
                 $crate::testing::run_check::<$fixture, _, _>($crate::testing::$check).await;
+            }
+        )+
+    };
+}
+
+/// Expands to one test per guarantee of the snapshot store contract; the
+/// argument is an async expression giving a fresh `Arc<dyn SnapshotStore>`
+/// (kept alive, with whatever it needs, for the test's duration).
+#[macro_export]
+macro_rules! snapshot_store_conformance {
+    ($make:expr) => {
+        $crate::snapshot_store_conformance!(@tests $make;
+            a_snapshot_round_trips,
+            only_the_newest_snapshot_is_kept,
+            deleting_removes_one_streams_snapshot,
+        );
+    };
+    (@tests $make:expr; $($check:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $check() {
+                let (store, _guard) = $make.await;
+                $crate::testing::$check(store).await;
             }
         )+
     };

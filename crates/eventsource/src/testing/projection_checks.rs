@@ -254,3 +254,27 @@ pub async fn a_reset_clears_one_projection_only(store: Store) {
     assert!(store.checkpoint("stats").await.unwrap().is_some());
     assert_eq!(store.dead_letters(Some("stats")).await.unwrap().len(), 1);
 }
+
+/// A second transaction of the same projection waits until the first
+/// ends, and then sees its checkpoint.
+pub async fn transactions_of_one_projection_are_serialised(store: Store) {
+    let mut first = store.begin("orders").await.unwrap();
+    assert_eq!(first.checkpoint_position().await.unwrap(), None);
+
+    let second = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let mut tx = store.begin("orders").await.unwrap();
+            tx.checkpoint_position().await.unwrap()
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        !second.is_finished(),
+        "the second transaction must wait for the first"
+    );
+
+    first.advance_checkpoint(12, 12).await.unwrap();
+    first.commit().await.unwrap();
+    assert_eq!(second.await.unwrap(), Some(12));
+}
