@@ -1,0 +1,9 @@
+//! End-to-end tests of the `eventsource` binary against temporary SQLite
+//! files. One test binary holds every file, so it is linked once.
+
+mod demo;
+mod errors;
+mod export;
+mod import;
+mod sample;
+mod support;
