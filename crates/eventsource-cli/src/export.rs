@@ -10,9 +10,9 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context as _};
-use eventsource::interchange::{to_flat_json, ENVELOPE_FIELDS};
-use eventsource::{EventFilter, EventStore, ReadAllOptions, StoredEvent};
+use anyhow::Context as _;
+use eventsource::interchange::to_flat_json;
+use eventsource::{EventFilter, EventStore, ReadAllOptions};
 use futures::TryStreamExt;
 
 /// Exports the events `filter` selects to `output`, or to `out` when no
@@ -39,34 +39,13 @@ pub async fn run(
     Ok(())
 }
 
-/// One event as a line of the flat form.
-///
-/// # Errors
-///
-/// When a payload field has the name of an envelope field: the flat form
-/// would let it overwrite the envelope's value (a payload `tenant_id` would
-/// move the event to another tenant on import), so such an event is refused
-/// rather than written wrongly.
-pub fn flat_line(stored: &StoredEvent) -> anyhow::Result<String> {
-    let payload = &stored.event.payload;
-    if let Some(field) = ENVELOPE_FIELDS.iter().find(|field| payload.contains_key(**field)) {
-        bail!(
-            "event {} at position {} cannot be written in the flat form: its payload has a field \
-             `{field}`, which is an envelope field",
-            stored.event.envelope.event_id,
-            stored.position,
-        );
-    }
-    Ok(to_flat_json(&stored.event))
-}
-
 /// Writes the events `filter` selects to `out`, one per line; returns how
 /// many.
 async fn write(store: &dyn EventStore, filter: EventFilter, out: &mut impl Write) -> anyhow::Result<u64> {
     let mut feed = store.read_all(ReadAllOptions::filtered(filter));
     let mut written = 0;
     while let Some(stored) = feed.try_next().await? {
-        out.write_all(flat_line(&stored)?.as_bytes())?;
+        out.write_all(to_flat_json(&stored.event).as_bytes())?;
         out.write_all(b"\n")?;
         written += 1;
     }

@@ -9,7 +9,6 @@ use eventsource::{EventFilter, EventStore, ReadAllOptions, StoredEvent, TenantFi
 use futures::TryStreamExt;
 use serde_json::json;
 
-use crate::export::flat_line;
 use crate::output::{table, Format, JsonArrayWriter};
 
 /// The filter the query options describe: `since` inclusive, `until`
@@ -48,7 +47,7 @@ pub async fn events(
         Format::Json => {
             let mut array = JsonArrayWriter::begin(out)?;
             while let Some(stored) = feed.try_next().await? {
-                array.element(&flat_line(&stored)?)?;
+                array.element(&eventsource::interchange::to_flat_json(&stored.event))?;
             }
             array.end()?;
         }

@@ -76,10 +76,24 @@ pub trait EventSet: Clone + Send + Sync + 'static {
 ///
 /// # Errors
 ///
-/// [`DecodeError::Payload`] when the payload is not a JSON object.
+/// [`DecodeError::Payload`] when the payload is not a JSON object, or has a
+/// field named like an envelope field (`tenant_id`, `event_id`, …).
 pub fn payload_to_object<P: Serialize>(event_type: &str, payload: &P) -> Result<JsonObject, DecodeError> {
     match serde_json::to_value(payload) {
-        Ok(Value::Object(object)) => Ok(object),
+        Ok(Value::Object(object)) => {
+            // The flat interchange form puts payload fields beside the
+            // envelope's: a payload field of the same name would replace it.
+            if let Some(field) = object
+                .keys()
+                .find(|key| crate::interchange::ENVELOPE_FIELDS.contains(&key.as_str()))
+            {
+                return Err(DecodeError::Payload {
+                    event_type: event_type.to_owned(),
+                    message: format!("payload field `{field}` has the name of an envelope field"),
+                });
+            }
+            Ok(object)
+        }
         Ok(other) => Err(DecodeError::Payload {
             event_type: event_type.to_owned(),
             message: format!("a payload must serialise to a JSON object, not {other}"),

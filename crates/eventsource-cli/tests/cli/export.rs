@@ -66,36 +66,3 @@ fn exporting_one_tenants_orders_to_a_file_writes_only_those() {
         );
     }
 }
-
-#[tokio::test]
-async fn an_event_whose_payload_shadows_an_envelope_field_is_refused_rather_than_exported_wrongly() {
-    use eventsource::{Envelope, Event, EventStore, ExpectedVersion, JsonObject, TenantId};
-
-    // Written through the library, which takes any payload: a payload
-    // `tenant_id` would replace the envelope's in the flat form.
-    let workspace = Workspace::new();
-    let store = eventsource_sqlite::SqliteEventStore::open(workspace.database_url())
-        .await
-        .expect("the test database opens");
-    let tenant = TenantId::new_random();
-    let mut envelope = Envelope::new("TenantMoved", uuid::Uuid::new_v4(), "Account");
-    envelope.tenant_id = Some(tenant);
-    let mut payload = JsonObject::new();
-    payload.insert(
-        "tenant_id".into(),
-        Value::from(TenantId::new_random().to_string()),
-    );
-    store
-        .append(ExpectedVersion::NoStream, vec![Event { envelope, payload }])
-        .await
-        .expect("the event is stored");
-    drop(store);
-
-    let line = workspace.run(&["export"]).assert_one_line_error();
-    assert!(line.contains("its payload has a field `tenant_id`"), "{line}");
-    let tenant = tenant.to_string();
-    let line = workspace
-        .run(&["events", "--tenant", &tenant, "--format", "json"])
-        .assert_one_line_error();
-    assert!(line.contains("its payload has a field `tenant_id`"), "{line}");
-}

@@ -28,6 +28,7 @@ use futures::stream::BoxStream;
 use uuid::Uuid;
 
 use crate::event::{RawEvent, StoredEvent};
+use crate::interchange::ENVELOPE_FIELDS;
 use crate::tenant::TenantId;
 
 pub use feed::paged_feed;
@@ -163,8 +164,10 @@ pub enum StoreError {
         message: String,
     },
     /// The backend failed (connection, I/O, SQL).
+    // The cause is part of the message (and so not also a `source`, which
+    // would make error reports print it twice).
     #[error("event store backend failed: {0}")]
-    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Backend(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl StoreError {
@@ -345,6 +348,16 @@ pub fn validate_writes(writes: &[StreamWrite]) -> StoreResult<Vec<StreamId>> {
                     envelope.event_id,
                     envelope.aggregate_version,
                     first_version + offset as u64
+                )));
+            }
+            if let Some(field) = event
+                .payload
+                .keys()
+                .find(|key| ENVELOPE_FIELDS.contains(&key.as_str()))
+            {
+                return Err(StoreError::InvalidArgument(format!(
+                    "event {}: payload field `{field}` has the name of an envelope field",
+                    envelope.event_id
                 )));
             }
             if !seen_ids.insert(envelope.event_id) {

@@ -281,6 +281,21 @@ pub async fn a_stored_event_id_is_refused_whole_batch(store: Store) {
     assert_eq!(all_events(&store).await.len(), 1);
 }
 
+/// A payload field named like an envelope field is refused: in the flat
+/// interchange form it would replace the envelope's value.
+pub async fn a_payload_field_named_like_the_envelope_is_refused(store: Store) {
+    let mut event = event_for(Uuid::new_v4(), "Order", 1, None);
+    event
+        .payload
+        .insert("tenant_id".into(), json!("6513270e-269e-4d37-b2a7-4de452e6b438"));
+    let result = store.append(ExpectedVersion::NoStream, vec![event]).await;
+    assert!(
+        matches!(&result, Err(StoreError::InvalidArgument(message)) if message.contains("tenant_id")),
+        "{result:?}"
+    );
+    assert_eq!(store.current_position().await.unwrap(), None);
+}
+
 /// One event id twice in the same batch is refused before anything is
 /// written.
 pub async fn an_event_id_twice_in_one_batch_is_refused(store: Store) {

@@ -144,6 +144,7 @@ macro_rules! event_store_conformance {
             an_empty_append_is_an_invalid_argument,
             a_stored_event_id_is_refused_whole_batch,
             an_event_id_twice_in_one_batch_is_refused,
+            a_payload_field_named_like_the_envelope_is_refused,
             reading_a_stream_starts_after_the_given_version,
             the_tenant_filter_has_three_distinct_values,
             aggregate_type_event_type_and_time_filters_apply,
