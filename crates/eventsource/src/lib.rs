@@ -72,3 +72,8 @@ pub use tenant::{
     clear_tenant_context, get_current_tenant, get_required_tenant, set_current_tenant, spawn_with_tenant,
     tenant_scope, tenant_scope_sync, TenancyError, TenantId,
 };
+
+/// The README's code examples, compiled and run as documentation tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeExamples;
