@@ -284,10 +284,10 @@ impl ProjectionTx for SqliteProjectionTx {
     }
 
     async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
-        if self.savepoint_active {
-            self.execute("ROLLBACK TO SAVEPOINT projection_event").await?;
+        if !self.savepoint_active {
+            return Err(StoreError::InvalidArgument("rollback without a savepoint".into()));
         }
-        Ok(())
+        self.execute("ROLLBACK TO SAVEPOINT projection_event").await
     }
 
     async fn park(

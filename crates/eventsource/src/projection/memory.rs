@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::store::{Document, ProjectionStore, ProjectionTx};
 use super::{Checkpoint, DeadLetter};
 use crate::event::StoredEvent;
-use crate::store::{StoreResult, TenantFilter};
+use crate::store::{StoreError, StoreResult, TenantFilter};
 use crate::tenant::TenantId;
 
 type DocumentId = (String, Option<TenantId>, String);
@@ -177,7 +177,10 @@ impl ProjectionTx for MemoryTx<'_> {
     }
 
     async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
-        self.staged = self.savepoint.clone().unwrap_or_default();
+        let Some(savepoint) = &self.savepoint else {
+            return Err(StoreError::InvalidArgument("rollback without a savepoint".into()));
+        };
+        self.staged = savepoint.clone();
         Ok(())
     }
 
@@ -208,8 +211,8 @@ impl ProjectionTx for MemoryTx<'_> {
     }
 
     async fn advance_checkpoint(&mut self, position: u64, processed: u64) -> StoreResult<()> {
-        let previous = self.staged.checkpoint.map_or(0, |(_, processed)| processed);
-        self.staged.checkpoint = Some((position, previous + processed));
+        let (previous_position, previous_processed) = self.staged.checkpoint.unwrap_or((0, 0));
+        self.staged.checkpoint = Some((position.max(previous_position), previous_processed + processed));
         Ok(())
     }
 

@@ -128,6 +128,9 @@ pub trait ProjectionTx: Send {
     ///
     /// # Errors
     ///
+    /// [`StoreError::InvalidArgument`](crate::StoreError::InvalidArgument)
+    /// when no savepoint was set (silently undoing nothing would commit
+    /// what the caller meant to discard),
     /// [`StoreError::Backend`](crate::StoreError::Backend).
     async fn rollback_to_savepoint(&mut self) -> StoreResult<()>;
 
@@ -153,7 +156,8 @@ pub trait ProjectionTx: Send {
     /// [`StoreError::Backend`](crate::StoreError::Backend).
     async fn remove_dead_letter(&mut self, id: u64) -> StoreResult<bool>;
 
-    /// Moves the checkpoint to `position`, adding `processed` events.
+    /// Moves the checkpoint to `position` (never backwards: the highest
+    /// position given wins), adding `processed` events.
     ///
     /// # Errors
     ///

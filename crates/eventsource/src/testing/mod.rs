@@ -118,6 +118,7 @@ macro_rules! projection_store_conformance {
             dead_letters_are_listed_and_removed_per_projection,
             a_reset_clears_one_projection_only,
             transactions_of_one_projection_are_serialised,
+            a_rollback_without_savepoint_is_refused_and_checkpoints_never_go_back,
         );
     };
     (@tests $fixture:ty; $($check:ident),+ $(,)?) => {

@@ -278,3 +278,23 @@ pub async fn transactions_of_one_projection_are_serialised(store: Store) {
     first.commit().await.unwrap();
     assert_eq!(second.await.unwrap(), Some(12));
 }
+
+/// Rolling back with no savepoint set is refused, and the transaction stays
+/// usable; advancing twice keeps the highest position.
+pub async fn a_rollback_without_savepoint_is_refused_and_checkpoints_never_go_back(store: Store) {
+    let mut tx = store.begin("orders").await.unwrap();
+    tx.put(None, "kept", &json!(1)).await.unwrap();
+    assert!(matches!(
+        tx.rollback_to_savepoint().await,
+        Err(crate::store::StoreError::InvalidArgument(_))
+    ));
+    tx.advance_checkpoint(9, 2).await.unwrap();
+    tx.advance_checkpoint(4, 1).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store.document("orders", None, "kept").await.unwrap(),
+        Some(json!(1))
+    );
+    let checkpoint = store.checkpoint("orders").await.unwrap().unwrap();
+    assert_eq!((checkpoint.position, checkpoint.events_processed), (9, 3));
+}
