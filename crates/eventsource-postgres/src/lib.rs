@@ -24,7 +24,9 @@
 //! `correlation_id`, `causation_id`, `metadata`), an index
 //! `idx_events_tenant_position (tenant_id, global_position)` that serves a
 //! tenant's feed page by page in order, the trigger that keeps the feed
-//! gap-free, and the tenant isolation policy (inactive until switched on).
+//! gap-free, the tenant isolation policy (inactive until switched on), the
+//! tables of projections and snapshots, and the trigger that notifies
+//! appends for live delivery.
 //!
 //! `payload` and `metadata` are `json` columns, not `jsonb`. `json` keeps the
 //! exact text it is given, after checking it is valid JSON: key order,
@@ -110,7 +112,11 @@
 //!    `eventsource migrate`, then [`PostgresEventStore::enable_tenant_isolation`]
 //!    (`ALTER TABLE events ENABLE ROW LEVEL SECURITY`) once. It is not
 //!    restricted and serves cross-tenant work: projections over all tenants,
-//!    statistics, exports.
+//!    statistics, exports. A projection runner reads every tenant's events
+//!    and writes every tenant's documents, so it connects as this role, on a
+//!    store without tenant isolation ([`PostgresProjectionStore`] on an owner
+//!    [`PostgresEventStore`]); under the application role with row-level
+//!    security on, it would see, and project, nothing.
 //! 2. An application role (say `eventsource_app`), `LOGIN`, neither owner,
 //!    superuser nor `BYPASSRLS`, gets only what appending and reading need:
 //!    `GRANT SELECT, INSERT ON events TO eventsource_app;`
@@ -130,6 +136,12 @@
 //! rows, `count(*)` counts only them, and inserting a row of another tenant
 //! fails. A tenant session costs three extra round trips per operation
 //! (`BEGIN`, the setting, `COMMIT`).
+//!
+//! The policy covers `events` only. The projection tables and `snapshots`
+//! have none: whoever may read them reads every tenant's rows. Keep them to
+//! the owner role; an application role granted `snapshots` (to load
+//! aggregates through snapshots) can read other tenants' snapshots with
+//! hand-written SQL.
 //!
 //! ```no_run
 //! use eventsource::{tenant_scope, EventFilter, EventStore, TenantId};
@@ -152,6 +164,64 @@
 //! assert_eq!(rows.len() as u64, acme_events);
 //! # Ok(()) }
 //! ```
+//!
+//! # Projections and snapshots
+//!
+//! [`PostgresProjectionStore`] keeps read models, checkpoints and dead
+//! letters in the events' database (`projection_documents`,
+//! `projection_checkpoints`, `projection_dead_letters`), so a batch's
+//! documents, parked events and checkpoint commit in one transaction with
+//! nothing in between: an effect happens exactly once, also across crashes.
+//! Documents are keyed by projection, tenant and key; their values are
+//! `json`, kept exactly as written, like payloads.
+//!
+//! A projection's transactions are serialised by a transaction-scoped
+//! advisory lock, taken by the transaction's first statement and held until
+//! it commits or rolls back: `pg_advisory_xact_lock(key)` with the single
+//! `BIGINT` key `hashtextextended(projection_name, oid of
+//! projection_checkpoints)`. That key space is apart from the append lock's
+//! (a pair of integers: PostgreSQL never lets the two forms meet), so
+//! projections and appends never wait for each other, and projections wait
+//! only for themselves. Because the lock lives in the database, runners of
+//! one projection in several processes take turns batch by batch, and each
+//! reads the checkpoint its predecessor committed (transactions run at
+//! `READ COMMITTED` whatever the server's default, so a statement sees
+//! every commit before it). [`ProjectionStore::reset`](eventsource::projection::ProjectionStore::reset)
+//! takes the same lock. The events' pool serves these transactions too; a
+//! transaction waiting for the lock holds a connection while it waits.
+//!
+//! [`PostgresSnapshotStore`] keeps the latest snapshot per stream in
+//! `snapshots`; a save replaces the stored one only when its version is the
+//! same or higher, decided in the upsert itself.
+//!
+//! # Live delivery
+//!
+//! [`EventStore::wait_for_events`](eventsource::EventStore::wait_for_events)
+//! wakes a follower as soon as an append commits, instead of sleeping out
+//! its poll interval. A statement-level trigger on `events` calls
+//! `pg_notify('eventsource_events', <highest position inserted>)` for every
+//! insert statement, inside the append's own statement, so a save stays one
+//! round trip. PostgreSQL delivers a notification when its transaction
+//! commits and drops it on rollback, so no follower wakes before the events
+//! are readable.
+//!
+//! Each store (clones included) runs one listener: a background task,
+//! started by the first wait, with one connection of its own beside the
+//! pool (its `application_name` is [`LISTENER_APPLICATION_NAME`]). Waits
+//! subscribe to it; a wait returns at once when the store's current position
+//! is past the follower's, otherwise when a commit past it is notified, or
+//! after its time limit. The listener reconnects when its connection is
+//! lost, with a pause growing to five seconds while the server stays away,
+//! and wakes every waiter once it listens again, since notifications sent
+//! in between are lost. While it cannot connect, waits last their whole
+//! limit: followers poll. It ends with the last clone of the store.
+//!
+//! Any role connected to the database may listen on a channel, and the
+//! payload is a global position, so it can learn when and roughly how much
+//! is appended; what is appended stays behind the table's privileges and
+//! row-level security. (The positions of a tenant's own events disclose as
+//! much.) Under tenant isolation, a follower is woken by every tenant's
+//! appends and finds nothing new after those of other tenants.
 //!
 //! # Payload fidelity
 //!
@@ -177,17 +247,24 @@
 #![warn(missing_docs)]
 
 mod append;
+mod bounds;
 mod encode;
 mod error;
 mod explain;
 mod filter;
 mod isolation;
+mod live;
+mod projection;
 mod read;
 mod row;
 mod schema;
+mod snapshot;
 mod store;
 
 pub use isolation::{TenantIsolation, TENANT_SETTING};
+pub use live::{CHANNEL as APPENDS_CHANNEL, LISTENER_APPLICATION_NAME};
+pub use projection::PostgresProjectionStore;
+pub use snapshot::PostgresSnapshotStore;
 pub use store::{PostgresEventStore, DEFAULT_MAX_CONNECTIONS};
 
 /// Re-exported so callers can configure pools and connections with the

@@ -5,8 +5,9 @@
 //! recorded in `_sqlx_migrations`) create the guide's `events` table and
 //! indexes plus what the guarantees need: the envelope columns the guide
 //! lacks, an index for reading one tenant's feed in position order, the
-//! trigger that serialises appends (gap-free feed) and the tenant isolation
-//! policy (inactive until switched on).
+//! trigger that serialises appends (gap-free feed), the tenant isolation
+//! policy (inactive until switched on), the tables of projections and
+//! snapshots, and the trigger that notifies appends (live delivery).
 
 use eventsource::{StoreError, StoreResult};
 use sqlx::migrate::Migrator;

@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::str::FromStr;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use eventsource::store::{paged_feed, validate_writes};
@@ -19,6 +20,7 @@ use crate::append::{self, check_session_tenant, Attempt};
 use crate::encode::EncodedBatch;
 use crate::error::backend;
 use crate::isolation::{begin_tenant_transaction, Session, TenantIsolation};
+use crate::live::LiveFeed;
 use crate::{read, schema};
 
 /// How many connections [`PostgresEventStore::connect`] pools.
@@ -29,6 +31,8 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 pub struct PostgresEventStore {
     pool: PgPool,
     isolation: TenantIsolation,
+    /// The listener that wakes followers, shared by clones.
+    live: LiveFeed,
 }
 
 impl PostgresEventStore {
@@ -85,6 +89,7 @@ impl PostgresEventStore {
         Self {
             pool,
             isolation: TenantIsolation::Off,
+            live: LiveFeed::default(),
         }
     }
 
@@ -302,6 +307,16 @@ impl EventStore for PostgresEventStore {
         let position = read::current_position(session.connection()).await?;
         session.finish().await?;
         Ok(position)
+    }
+
+    /// Wakes as soon as an append commits (see the crate documentation,
+    /// "Live delivery"): at once when the current position is already past
+    /// `after`, else when the store's listener hears of a commit past it,
+    /// or after `max_wait`.
+    async fn wait_for_events(&self, after: Option<u64>, max_wait: Duration) -> StoreResult<()> {
+        self.live
+            .wait_for_events(&self.pool, after, max_wait, || self.current_position())
+            .await
     }
 
     async fn tenant_stats(&self) -> StoreResult<Vec<TenantStats>> {

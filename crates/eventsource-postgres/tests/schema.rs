@@ -21,7 +21,7 @@ async fn opening_by_url_migrates_and_opening_again_changes_nothing() {
         .fetch_one(first.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 3);
+    assert_eq!(applied, 6);
     assert_eq!(second.current_position().await.unwrap(), None);
 
     let connected = PostgresEventStore::connect(&database.url()).await.unwrap();
@@ -127,4 +127,58 @@ async fn the_events_table_has_the_guides_columns_constraint_and_indexes() {
         .ends_with("(aggregate_type, tenant_id, \"timestamp\")"));
     assert!(definition("idx_events_tenant_position")
         .ends_with("(tenant_id, global_position) WHERE (tenant_id IS NOT NULL)"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projections_and_snapshots_have_their_tables_and_appends_notify() {
+    let database = TestDatabase::create().await;
+    let store = database.store(2).await;
+
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT indexdef FROM pg_indexes WHERE tablename IN \
+         ('projection_documents', 'projection_checkpoints', 'projection_dead_letters', 'snapshots') \
+         ORDER BY indexname",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let has = |suffix: &str| {
+        assert!(
+            indexes.iter().any(|definition| definition.ends_with(suffix)),
+            "no index ending {suffix:?} in {indexes:#?}"
+        )
+    };
+    has("projection_checkpoints USING btree (projection)");
+    has("projection_dead_letters USING btree (id)");
+    has("projection_dead_letters USING btree (projection, event_id)");
+    has("projection_dead_letters USING btree (projection, \"position\")");
+    has("projection_documents USING btree (projection, tenant_key, key)");
+    has("snapshots USING btree (aggregate_id, aggregate_type)");
+
+    // Documents without a tenant share one key ('').
+    let tenant_keys: Vec<String> = sqlx::query_scalar(
+        "INSERT INTO projection_documents (projection, tenant_id, key, value) \
+         VALUES ('p', NULL, 'k', '1'), ('p', '8a6e0804-2bd0-4672-b79d-d97027f9071b', 'k', '2') \
+         RETURNING tenant_key",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(tenant_keys, ["", "8a6e0804-2bd0-4672-b79d-d97027f9071b"]);
+    let duplicate =
+        sqlx::query("INSERT INTO projection_documents (projection, key, value) VALUES ('p', 'k', '3')")
+            .execute(store.pool())
+            .await;
+    assert!(
+        duplicate.is_err(),
+        "a second untenanted document under the same key"
+    );
+
+    let triggers: Vec<String> = sqlx::query_scalar(
+        "SELECT tgname::text FROM pg_trigger WHERE tgrelid = 'events'::regclass AND NOT tgisinternal ORDER BY tgname",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(triggers, ["events_notify_appends", "events_serialise_appends"]);
 }

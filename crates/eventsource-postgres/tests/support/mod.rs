@@ -67,10 +67,16 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// Creates the database.
     pub async fn create() -> Self {
+        Self::create_with("").await
+    }
+
+    /// Creates the database with the given `CREATE DATABASE` options (say,
+    /// a collation).
+    pub async fn create_with(options: &str) -> Self {
         let name = unique_name("eventsource_test");
         let mut admin = admin_connection().await;
         admin
-            .execute(format!("CREATE DATABASE {name}").as_str())
+            .execute(format!("CREATE DATABASE {name} {options}").as_str())
             .await
             .unwrap_or_else(|error| panic!("creating database {name}: {error}"));
         Self { name }
