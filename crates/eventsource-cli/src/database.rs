@@ -2,16 +2,18 @@
 //!
 //! Every backend is reached the same way: connect, apply the migrations
 //! (idempotent, so every command works on a fresh database), and hand the
-//! rest of the tool an `Arc<dyn EventStore>`. A new backend is one more
-//! [`DatabaseUrl`] variant and one more arm in [`open_store`].
+//! rest of the tool a [`Backend`]: its event store and, in the same
+//! database, its projection store. A new backend is one more
+//! [`DatabaseUrl`] variant and one more arm in [`open`].
 
 use std::fmt;
 use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
+use eventsource::projection::ProjectionStore;
 use eventsource::EventStore;
-use eventsource_sqlite::SqliteEventStore;
+use eventsource_sqlite::{SqliteEventStore, SqliteProjectionStore};
 
 /// A database URL, by backend.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,27 +70,57 @@ fn without_password(url: &str) -> String {
     }
 }
 
-/// Opens the store `url` names, creating or upgrading its schema first
+/// What a database holds for the tool: the events, and the read models of
+/// projections (documents, checkpoints and dead letters) beside them, so a
+/// batch's read-model changes and its checkpoint commit in one transaction.
+#[derive(Clone)]
+pub struct Backend {
+    /// The event store.
+    pub events: Arc<dyn EventStore>,
+    /// The projections' read models, in the same database.
+    pub models: Arc<dyn ProjectionStore>,
+    /// Whether the database runs one writing transaction at a time
+    /// (SQLite), so that writers in one process had better take turns
+    /// than wait on the database's own lock.
+    pub one_writer_at_a_time: bool,
+}
+
+/// Opens the database `url` names, creating or upgrading its schema first
 /// (migrations are idempotent, so every command works on a fresh database).
 ///
 /// # Errors
 ///
 /// When the database cannot be reached or migrated, with the URL named.
-pub async fn open_store(url: &DatabaseUrl) -> anyhow::Result<Arc<dyn EventStore>> {
+pub async fn open(url: &DatabaseUrl) -> anyhow::Result<Backend> {
     let cannot_open = || format!("cannot open {url}");
     let cannot_migrate = || format!("cannot migrate {url}");
     match url {
         DatabaseUrl::Sqlite(sqlite_url) => {
-            let store = SqliteEventStore::connect(sqlite_url)
+            let events = SqliteEventStore::connect(sqlite_url)
                 .await
                 .with_context(cannot_open)?;
-            store.migrate().await.with_context(cannot_migrate)?;
-            Ok(Arc::new(store))
+            events.migrate().await.with_context(cannot_migrate)?;
+            let models = SqliteProjectionStore::new(&events);
+            Ok(Backend {
+                events: Arc::new(events),
+                models: Arc::new(models),
+                one_writer_at_a_time: true,
+            })
         }
         // TODO: connect and migrate through eventsource-postgres once that
         // crate exists.
         DatabaseUrl::Postgres(_) => bail!("PostgreSQL support is not built yet"),
     }
+}
+
+/// Opens the database `url` names for the commands that need only its
+/// events.
+///
+/// # Errors
+///
+/// As [`open`].
+pub async fn open_store(url: &DatabaseUrl) -> anyhow::Result<Arc<dyn EventStore>> {
+    Ok(open(url).await?.events)
 }
 
 /// The `migrate` command: creates or upgrades the schema and says so.
@@ -97,7 +129,7 @@ pub async fn open_store(url: &DatabaseUrl) -> anyhow::Result<Arc<dyn EventStore>
 ///
 /// When the database cannot be reached or migrated, or stdout fails.
 pub async fn migrate(url: &DatabaseUrl, out: &mut impl Write) -> anyhow::Result<()> {
-    open_store(url).await?;
+    open(url).await?;
     // TODO: name the migrations that were applied once the stores report
     // them; today a store's `migrate` only says that it succeeded.
     writeln!(out, "migrated {url}: the schema is up to date")?;

@@ -1,6 +1,7 @@
 //! The `eventsource` command-line tool: migrate a store, run the
-//! multi-tenant demo, import and export JSON Lines event logs, and list a
-//! tenant's events, audit trail and statistics.
+//! multi-tenant demo, import and export JSON Lines event logs, list a
+//! tenant's events, audit trail and statistics, run the built-in
+//! projections and manage the events they parked.
 //!
 //! This file holds the command-line grammar and the dispatch; each command
 //! lives in its own module. Command output goes to stdout, diagnostics to
@@ -10,10 +11,13 @@
 mod arguments;
 mod database;
 mod demo;
+mod dlq;
 mod export;
 mod import;
 mod output;
+mod projections;
 mod query;
+mod signals;
 mod stats;
 
 use std::io::{self, IsTerminal, Write};
@@ -25,7 +29,9 @@ use eventsource::TenantFilter;
 
 use crate::arguments::{parse_limit, parse_tenant_filter, parse_timestamp, Input};
 use crate::database::{open_store, DatabaseUrl};
+use crate::dlq::DlqCommand;
 use crate::output::Format;
+use crate::projections::ProjectionsCommand;
 
 /// Event sourcing with first-class multi-tenancy.
 #[derive(Debug, Parser)]
@@ -110,6 +116,14 @@ enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Run, rebuild and inspect the built-in projections (read models of
+    /// orders).
+    #[command(subcommand)]
+    Projections(ProjectionsCommand),
+    /// List, retry and discard events that projections parked as dead
+    /// letters.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
 }
 
 fn main() -> ExitCode {
@@ -176,6 +190,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stats { format } => {
             stats::run(open_store(&cli.database).await?.as_ref(), format, &mut out).await?
         }
+        Command::Projections(command) => projections::run(&cli.database, command, &mut out).await?,
+        Command::Dlq(command) => dlq::run(&cli.database, command, &mut out).await?,
     }
 
     out.flush()?;

@@ -170,7 +170,7 @@ async fn check_isolation(
     // Recorded directly, as a careless or hostile caller would: the save is
     // what must refuse it.
     task.record(TaskCompleted {
-        completed_by: "user:intruder".into(),
+        completed_by: Some("user:intruder".into()),
     });
     let refused = tenant_scope(other.id, tasks.save(&mut task)).await;
     match refused {

@@ -1,70 +1,11 @@
-//! The Task aggregate of the multi-tenant guide: a task is created with a
-//! title (and optionally a description and an assignee) and completed once.
+//! The demo's commands on the guide's Task aggregate: create a task once,
+//! complete it once. The domain itself (events, state) is the guide's, in
+//! `eventsource_examples::guide::task`; these are the decisions a command
+//! handler makes before recording an event.
 
 use anyhow::bail;
-use eventsource::{event_set, Aggregate, AggregateRoot, DomainEvent, Event};
-use serde::{Deserialize, Serialize};
-
-/// A task was created.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct TaskCreated {
-    /// What is to be done.
-    pub title: String,
-    /// More words about it.
-    pub description: Option<String>,
-    /// Who is to do it.
-    pub assigned_to: Option<String>,
-}
-
-impl DomainEvent for TaskCreated {
-    const EVENT_TYPE: &'static str = "TaskCreated";
-    const AGGREGATE_TYPE: &'static str = "Task";
-}
-
-/// A task was done.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct TaskCompleted {
-    /// Who did it.
-    pub completed_by: String,
-}
-
-impl DomainEvent for TaskCompleted {
-    const EVENT_TYPE: &'static str = "TaskCompleted";
-    const AGGREGATE_TYPE: &'static str = "Task";
-}
-
-event_set! {
-    /// Everything that can happen to a task.
-    pub enum TaskEvent: "Task" {
-        Created(TaskCreated),
-        Completed(TaskCompleted),
-    }
-}
-
-/// A task's state, rebuilt from its events.
-#[derive(Debug, Default)]
-pub struct Task {
-    /// What is to be done.
-    pub title: String,
-    /// Who is to do it.
-    pub assigned_to: Option<String>,
-    /// Who did it, once done.
-    pub completed_by: Option<String>,
-}
-
-impl Aggregate for Task {
-    type Event = TaskEvent;
-
-    fn apply(&mut self, event: &TaskEvent) {
-        match event {
-            TaskEvent::Created(created) => {
-                self.title.clone_from(&created.title);
-                self.assigned_to.clone_from(&created.assigned_to);
-            }
-            TaskEvent::Completed(completed) => self.completed_by = Some(completed.completed_by.clone()),
-        }
-    }
-}
+use eventsource::{AggregateRoot, Event};
+pub use eventsource_examples::guide::task::{Task, TaskCompleted, TaskCreated};
 
 /// Records the creation of a new task, done by `actor`.
 ///
@@ -88,11 +29,11 @@ pub fn complete(task: &mut AggregateRoot<Task>, actor: &str) -> anyhow::Result<(
     if task.version() == 0 {
         bail!("task {} does not exist", task.id());
     }
-    if task.state().completed_by.is_some() {
+    if task.state().completed {
         bail!("task {} is already completed", task.id());
     }
     let completed = TaskCompleted {
-        completed_by: actor.to_owned(),
+        completed_by: Some(actor.to_owned()),
     };
     task.record_event(Event::new(task.id(), completed).with_actor(actor));
     Ok(())
@@ -100,37 +41,52 @@ pub fn complete(task: &mut AggregateRoot<Task>, actor: &str) -> anyhow::Result<(
 
 #[cfg(test)]
 mod tests {
+    use eventsource_examples::guide::task::TaskEvent;
     use uuid::Uuid;
 
     use super::*;
 
+    fn new_task() -> AggregateRoot<Task> {
+        AggregateRoot::<Task>::new(Uuid::new_v4(), None)
+    }
+
+    fn created(title: &str, assigned_to: Option<&str>) -> TaskCreated {
+        TaskCreated {
+            title: title.into(),
+            description: None,
+            assigned_to: assigned_to.map(str::to_owned),
+        }
+    }
+
     #[test]
     fn a_task_is_completed_once() {
-        let mut task = AggregateRoot::<Task>::new(Uuid::new_v4(), None);
-        let created = TaskCreated {
-            title: "Write the report".into(),
-            description: None,
-            assigned_to: None,
-        };
-        create(&mut task, created, "user:alice").unwrap();
+        let mut task = new_task();
+        create(&mut task, created("Write the report", None), "user:alice").unwrap();
         complete(&mut task, "user:alice").unwrap();
-        assert_eq!(task.state().completed_by.as_deref(), Some("user:alice"));
+        assert!(task.state().completed);
         assert!(complete(&mut task, "user:bob").is_err());
         assert_eq!(task.version(), 2);
     }
 
     #[test]
-    fn recorded_events_carry_the_actor() {
-        let mut task = AggregateRoot::<Task>::new(Uuid::new_v4(), None);
-        let created = TaskCreated {
-            title: "Plan".into(),
-            description: None,
-            assigned_to: Some("bob".into()),
-        };
-        create(&mut task, created, "user:alice").unwrap();
-        assert_eq!(
-            task.uncommitted_events()[0].envelope.actor_id.as_deref(),
-            Some("user:alice")
+    fn a_task_that_was_never_created_cannot_be_completed() {
+        assert!(complete(&mut new_task(), "user:alice").is_err());
+    }
+
+    #[test]
+    fn recorded_events_carry_the_actor_and_who_completed_the_task() {
+        let mut task = new_task();
+        create(&mut task, created("Plan", Some("bob")), "user:alice").unwrap();
+        complete(&mut task, "user:bob").unwrap();
+        let events = task.uncommitted_events();
+        assert_eq!(events[0].envelope.actor_id.as_deref(), Some("user:alice"));
+        assert!(
+            matches!(
+                &events[1].payload,
+                TaskEvent::Completed(TaskCompleted { completed_by: Some(by) }) if by == "user:bob"
+            ),
+            "{:?}",
+            events[1].payload
         );
     }
 }

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 use tempfile::TempDir;
@@ -89,6 +89,20 @@ impl Workspace {
             .write_all(stdin)
             .expect("writing stdin");
         Run::from(child.wait_with_output().expect("the binary runs"))
+    }
+
+    /// Starts the binary against the folder's database without waiting for
+    /// it, its stdout and stderr piped.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.command()
+            .arg("--database")
+            .arg(&self.database_url)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts")
     }
 
     /// Runs a command that must succeed, and returns its stdout.
