@@ -37,6 +37,7 @@ const DELETE: &str = include_str!("sql/projection/delete.sql");
 const PARK: &str = include_str!("sql/projection/park.sql");
 const REMOVE_DEAD_LETTER: &str = include_str!("sql/projection/remove_dead_letter.sql");
 const DEAD_LETTERS: &str = include_str!("sql/projection/dead_letters.sql");
+const DEAD_LETTER_COUNT: &str = include_str!("sql/projection/dead_letter_count.sql");
 const ALL_DEAD_LETTERS: &str = include_str!("sql/projection/all_dead_letters.sql");
 const RESET: &str = include_str!("sql/projection/reset.sql");
 
@@ -130,6 +131,15 @@ impl ProjectionStore for PostgresProjectionStore {
         };
         let rows: Vec<DeadLetterRow> = query.fetch_all(&self.pool).await.map_err(backend)?;
         Ok(rows.into_iter().map(DeadLetterRow::into_dead_letter).collect())
+    }
+
+    async fn dead_letter_count(&self, projection: &str) -> StoreResult<u64> {
+        let count: i64 = sqlx::query_scalar(DEAD_LETTER_COUNT)
+            .bind(projection)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(count as u64)
     }
 
     async fn document(

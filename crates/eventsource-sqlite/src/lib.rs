@@ -75,7 +75,9 @@ impl SqliteEventStore {
             .busy_timeout(Duration::from_secs(30));
         // Each connection to `:memory:` is a database of its own, so an
         // in-memory store keeps exactly one connection for its lifetime.
-        let in_memory = options.get_filename().as_os_str() == ":memory:" || url.contains("mode=memory");
+        // (sqlx rewrites `:memory:` to a shared-cache file name, so the URL
+        // is what tells.)
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let pool_options = if in_memory {
             SqlitePoolOptions::new()
                 .max_connections(1)

@@ -302,7 +302,13 @@ impl<A: Aggregate, S: EventStore + ?Sized> Repository<A, S> {
     /// the other aggregate type the id is stored as (among what `tenant` may
     /// see).
     async fn missing(&self, id: Uuid, tenant: TenantFilter) -> RepositoryError {
-        match self.store.aggregate_types_of(id, tenant).await {
+        // The repository's own type can show up for a stream the tenant does
+        // not wholly own; only other types make the id a wrong one.
+        let other_types = self.store.aggregate_types_of(id, tenant).await.map(|mut types| {
+            types.retain(|found| found != aggregate_type_of::<A>());
+            types
+        });
+        match other_types {
             Ok(types) if !types.is_empty() => RepositoryError::WrongAggregateType {
                 aggregate_id: id,
                 expected: aggregate_type_of::<A>(),
@@ -429,7 +435,9 @@ impl<A: Aggregate, S: EventStore + ?Sized> TenantAwareRepository<A, S> {
         }
         if history.owner() != Some(tenant) {
             debug!(%tenant, aggregate_id = %id, "aggregate of another tenant reported as not found");
-            return Err(not_found::<A>(id));
+            // The same lookup as for a missing id, so that neither the
+            // answer nor the work done tells the two apart.
+            return Err(self.inner.missing(id, TenantFilter::Tenant(tenant)).await);
         }
         rebuild(id, history)
     }
@@ -473,12 +481,5 @@ impl<A: Aggregate, S: EventStore + ?Sized> TenantAwareRepository<A, S> {
             }
             other => other,
         }
-    }
-}
-
-fn not_found<A: Aggregate>(id: Uuid) -> RepositoryError {
-    RepositoryError::NotFound {
-        aggregate_id: id,
-        aggregate_type: aggregate_type_of::<A>(),
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use futures::TryStreamExt;
+use futures::{FutureExt, TryStreamExt};
 use tracing::{debug, info, warn};
 
 use super::store::{ProjectionStore, ProjectionTx};
@@ -134,14 +134,26 @@ impl ProjectionRunner {
     /// nothing of the batch is committed then.
     pub async fn run_batch(&self, projection: &dyn Projection) -> Result<CatchUpReport, ProjectionError> {
         let name = projection.name();
-        // The checkpoint is read inside the transaction that moves it: a
-        // runner aborted mid-commit cannot make another one replay its batch.
-        let mut tx = self.models.begin(name).await?;
-        let after = tx.checkpoint_position().await?;
-        // Read before the batch: every event up to `head` is visible to the
-        // read below, so events the filter skipped up to there are done.
-        let head = self.events.current_position().await?;
-        let batch = self.read_batch(projection, after).await?;
+        let (mut tx, after, head, batch) = loop {
+            // Read outside the transaction: on SQLite an open projection
+            // transaction holds the only write lock, and reading the feed
+            // through the same pool while writers queue for that lock could
+            // leave it no connection to read with.
+            let after = self.models.checkpoint(name).await?.map(|c| c.position);
+            // Every event up to `head` is visible to the read below, so
+            // events the filter skipped up to there are done.
+            let head = self.events.current_position().await?;
+            let batch = self.read_batch(projection, after).await?;
+
+            // The checkpoint is checked again inside the transaction that
+            // moves it: if another runner moved it since (one aborted while
+            // its commit was on the way, say), this batch is stale.
+            let mut tx = self.models.begin(name).await?;
+            if tx.checkpoint_position().await? == after {
+                break (tx, after, head, batch);
+            }
+            debug!(projection = name, "checkpoint moved while reading; reading again");
+        };
 
         let mut report = CatchUpReport::default();
         for event in &batch {
@@ -252,24 +264,31 @@ impl ProjectionRunner {
         }
     }
 
-    /// Catches up, then follows the feed live until `shutdown` completes.
-    /// A batch under way when shutdown comes is finished and committed with
-    /// its checkpoint; a failing batch is retried after a pause.
-    pub async fn run(&self, projection: Arc<dyn Projection>, shutdown: impl Future<Output = ()> + Send) {
+    /// Catches up, then follows the feed live until `shutdown` completes,
+    /// and returns what it did. Shutdown is checked between batches: a
+    /// batch under way is finished and committed with its checkpoint. A
+    /// failing batch is rolled back, logged and retried after a pause.
+    pub async fn run(
+        &self,
+        projection: Arc<dyn Projection>,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> CatchUpReport {
         tokio::pin!(shutdown);
         let name = projection.name().to_owned();
         info!(projection = %name, "projection started");
-        loop {
-            let batch = tokio::select! {
-                biased;
-                () = &mut shutdown => break,
-                batch = self.run_batch(projection.as_ref()) => batch,
-            };
-            let wait = match batch {
-                Ok(report) if report.handled + report.parked > 0 => continue,
-                Ok(report) => self
-                    .events
-                    .wait_for_events(report.position, self.options.poll_interval),
+        let mut total = CatchUpReport::default();
+        while (&mut shutdown).now_or_never().is_none() {
+            let wait = match self.run_batch(projection.as_ref()).await {
+                Ok(report) => {
+                    total.handled += report.handled;
+                    total.parked += report.parked;
+                    total.position = report.position;
+                    if report.handled + report.parked > 0 {
+                        continue;
+                    }
+                    self.events
+                        .wait_for_events(report.position, self.options.poll_interval)
+                }
                 Err(error) => {
                     warn!(projection = %name, %error, "batch failed; retrying");
                     Box::pin(async {
@@ -283,7 +302,8 @@ impl ProjectionRunner {
                 _ = wait => {}
             }
         }
-        info!(projection = %name, "projection stopped");
+        info!(projection = %name, position = total.position, handled = total.handled, parked = total.parked, "projection stopped");
+        total
     }
 
     /// Removes the projection's read model, checkpoint and dead letters,

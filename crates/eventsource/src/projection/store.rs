@@ -53,6 +53,15 @@ pub trait ProjectionStore: Send + Sync {
     /// [`StoreError::Backend`](crate::StoreError::Backend).
     async fn dead_letters(&self, projection: Option<&str>) -> StoreResult<Vec<DeadLetter>>;
 
+    /// How many events of one projection are parked.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`](crate::StoreError::Backend).
+    async fn dead_letter_count(&self, projection: &str) -> StoreResult<u64> {
+        Ok(self.dead_letters(Some(projection)).await?.len() as u64)
+    }
+
     /// One document.
     ///
     /// # Errors
