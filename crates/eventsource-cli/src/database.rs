@@ -10,9 +10,10 @@ use std::fmt;
 use std::io::Write;
 use std::sync::Arc;
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use eventsource::projection::ProjectionStore;
 use eventsource::EventStore;
+use eventsource_postgres::{PostgresEventStore, PostgresProjectionStore};
 use eventsource_sqlite::{SqliteEventStore, SqliteProjectionStore};
 
 /// A database URL, by backend.
@@ -107,9 +108,18 @@ pub async fn open(url: &DatabaseUrl) -> anyhow::Result<Backend> {
                 one_writer_at_a_time: true,
             })
         }
-        // TODO: connect and migrate through eventsource-postgres once that
-        // crate exists.
-        DatabaseUrl::Postgres(_) => bail!("PostgreSQL support is not built yet"),
+        DatabaseUrl::Postgres(postgres_url) => {
+            let events = PostgresEventStore::connect(postgres_url)
+                .await
+                .with_context(cannot_open)?;
+            events.migrate().await.with_context(cannot_migrate)?;
+            let models = PostgresProjectionStore::new(&events);
+            Ok(Backend {
+                events: Arc::new(events),
+                models: Arc::new(models),
+                one_writer_at_a_time: false,
+            })
+        }
     }
 }
 

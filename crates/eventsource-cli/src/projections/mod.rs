@@ -151,24 +151,18 @@ async fn list(url: &DatabaseUrl, format: Format, out: &mut impl Write) -> anyhow
         .into_iter()
         .map(|checkpoint| (checkpoint.projection.clone(), checkpoint))
         .collect();
-    // TODO: count in the store once `ProjectionStore` can count dead
-    // letters; this reads every parked event to count them.
-    let mut parked: BTreeMap<String, u64> = BTreeMap::new();
-    for letter in backend.models.dead_letters(None).await? {
-        *parked.entry(letter.projection).or_default() += 1;
-    }
-
     let names = known_names(backend.models.as_ref()).await?;
-    let standings = names.into_iter().map(|name| {
+    let mut standings = Vec::with_capacity(names.len());
+    for name in names {
         let checkpoint = checkpoints.remove(&name);
         let position = checkpoint.as_ref().map_or(0, |c| c.position);
-        Standing {
+        standings.push(Standing {
             lag: head.saturating_sub(position),
-            parked: parked.get(&name).copied().unwrap_or(0),
+            parked: backend.models.dead_letter_count(&name).await?,
             checkpoint,
             name,
-        }
-    });
+        });
+    }
 
     match format {
         Format::Json => {

@@ -54,14 +54,6 @@ fn a_database_url_of_an_unknown_kind_is_refused_in_one_line() {
 }
 
 #[test]
-fn a_postgres_url_says_that_postgres_is_not_built_yet() {
-    let line = Workspace::new()
-        .run_on("postgres://app:secret@127.0.0.1/events", &["stats"])
-        .assert_one_line_error();
-    assert_eq!(line, "error: PostgreSQL support is not built yet");
-}
-
-#[test]
 fn a_missing_import_file_is_refused_in_one_line_before_the_database_is_created() {
     let workspace = Workspace::new();
     let line = workspace

@@ -8,6 +8,7 @@ mod errors;
 mod export;
 mod import;
 mod orders;
+mod postgres;
 mod projections;
 mod sample;
 mod support;
