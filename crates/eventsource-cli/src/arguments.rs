@@ -23,6 +23,11 @@ pub fn parse_tenant_filter(text: &str) -> Result<TenantFilter, String> {
         .map_err(|_| format!("{text:?} is not a UUID (or \"none\")"))
 }
 
+/// `--tenant` where a tenant is required: a UUID.
+pub fn parse_tenant_id(text: &str) -> Result<TenantId, String> {
+    TenantId::from_str(text.trim()).map_err(|_| format!("{text:?} is not a UUID"))
+}
+
 /// `--since` and `--until`: an RFC 3339 instant with a time zone.
 pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
     interchange::parse_timestamp(text.trim())

@@ -17,6 +17,7 @@ mod import;
 mod output;
 mod projections;
 mod query;
+mod serve;
 mod signals;
 mod stats;
 
@@ -27,7 +28,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use eventsource::TenantFilter;
 
-use crate::arguments::{parse_limit, parse_tenant_filter, parse_timestamp, Input};
+use crate::arguments::{parse_limit, parse_tenant_filter, parse_tenant_id, parse_timestamp, Input};
 use crate::database::{open_store, DatabaseUrl};
 use crate::dlq::DlqCommand;
 use crate::output::Format;
@@ -124,6 +125,29 @@ enum Command {
     /// letters.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Serve the multi-tenant HTTP API (orders, audit log, statistics) until
+    /// Ctrl-C or SIGTERM. Requests carry a JWT bearer token naming their
+    /// tenant (see `token`).
+    Serve {
+        /// The address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// A file holding the shared HS256 secret (at least 32 bytes).
+        #[arg(long, value_name = "FILE")]
+        jwt_secret_file: PathBuf,
+    },
+    /// Print a development token for a tenant, alone on the last line.
+    Token {
+        /// The tenant (a UUID).
+        #[arg(long, value_name = "ID", value_parser = parse_tenant_id)]
+        tenant: eventsource::TenantId,
+        /// A file holding the shared HS256 secret (at least 32 bytes).
+        #[arg(long, value_name = "FILE")]
+        jwt_secret_file: PathBuf,
+        /// How long the token stays valid, in hours.
+        #[arg(long, value_name = "HOURS", default_value_t = 24)]
+        valid_hours: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -133,7 +157,7 @@ fn main() -> ExitCode {
     };
     init_logging();
 
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => return report_failure(&anyhow::Error::new(error).context("cannot start the runtime")),
     };
@@ -192,6 +216,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Projections(command) => projections::run(&cli.database, command, &mut out).await?,
         Command::Dlq(command) => dlq::run(&cli.database, command, &mut out).await?,
+        Command::Serve {
+            listen,
+            jwt_secret_file,
+        } => serve::serve(&cli.database, listen, &jwt_secret_file, &mut out).await?,
+        Command::Token {
+            tenant,
+            jwt_secret_file,
+            valid_hours,
+        } => {
+            let valid_for = std::time::Duration::from_secs(valid_hours.saturating_mul(3600));
+            serve::token(tenant, &jwt_secret_file, valid_for, &mut out)?
+        }
     }
 
     out.flush()?;

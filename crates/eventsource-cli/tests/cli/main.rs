@@ -11,4 +11,5 @@ mod orders;
 mod postgres;
 mod projections;
 mod sample;
+mod service;
 mod support;
