@@ -94,7 +94,7 @@ async fn client(base: String, token: String, deadline: Instant) -> Vec<Sample> {
                 .await
         })
         .await;
-        if cycle % 4 == 0 {
+        if cycle.is_multiple_of(4) {
             timed(&mut samples, "POST /orders/{id}/ship", 200, async {
                 http.post(format!("{base}/orders/{order}/ship"))
                     .bearer_auth(&token)
@@ -104,7 +104,7 @@ async fn client(base: String, token: String, deadline: Instant) -> Vec<Sample> {
             })
             .await;
         }
-        if cycle % 8 == 0 {
+        if cycle.is_multiple_of(8) {
             timed(&mut samples, "GET /orders", 200, async {
                 http.get(format!("{base}/orders?limit=20"))
                     .bearer_auth(&token)
@@ -113,7 +113,7 @@ async fn client(base: String, token: String, deadline: Instant) -> Vec<Sample> {
             })
             .await;
         }
-        if cycle % 16 == 0 {
+        if cycle.is_multiple_of(16) {
             timed(&mut samples, "GET /stats", 200, async {
                 http.get(format!("{base}/stats")).bearer_auth(&token).send().await
             })
