@@ -54,6 +54,20 @@ pub(crate) async fn stream_version(connection: &mut PgConnection, stream: &Strea
     Ok(u64::try_from(version).unwrap_or(0))
 }
 
+/// The tenant of a stream's first event; `None` when the stream is absent.
+pub(crate) async fn first_event_tenant(
+    connection: &mut PgConnection,
+    stream: &StreamId,
+) -> StoreResult<Option<Option<TenantId>>> {
+    let tenant: Option<Option<Uuid>> = sqlx::query_scalar(include_str!("sql/first_event_tenant.sql"))
+        .bind(stream.aggregate_id)
+        .bind(&stream.aggregate_type)
+        .fetch_optional(connection)
+        .await
+        .map_err(backend)?;
+    Ok(tenant.map(|tenant| tenant.map(TenantId::from)))
+}
+
 /// The aggregate types under which `aggregate_id` has events `tenant`
 /// admits, sorted by name (byte order, whatever the database collation).
 pub(crate) async fn aggregate_types_of(

@@ -265,6 +265,13 @@ impl EventStore for PostgresEventStore {
         Ok(version)
     }
 
+    async fn first_event_tenant(&self, stream: &StreamId) -> StoreResult<Option<Option<TenantId>>> {
+        let mut session = self.session().await?;
+        let tenant = read::first_event_tenant(session.connection(), stream).await?;
+        session.finish().await?;
+        Ok(tenant)
+    }
+
     async fn aggregate_types_of(&self, aggregate_id: Uuid, tenant: TenantFilter) -> StoreResult<Vec<String>> {
         let mut session = self.session().await?;
         let types = read::aggregate_types_of(session.connection(), aggregate_id, tenant).await?;

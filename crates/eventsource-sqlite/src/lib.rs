@@ -37,7 +37,7 @@ use async_trait::async_trait;
 use eventsource::store::paged_feed;
 use eventsource::{
     AppendResult, EventFilter, EventStore, ReadAllOptions, StoreError, StoreResult, StoredEvent, StreamId,
-    StreamWrite, TenantFilter, TenantStats,
+    StreamWrite, TenantFilter, TenantId, TenantStats,
 };
 use futures::stream::BoxStream;
 use sqlx::sqlite::{
@@ -137,6 +137,10 @@ impl EventStore for SqliteEventStore {
 
     async fn stream_version(&self, stream: &StreamId) -> StoreResult<u64> {
         read::stream_version(&self.pool, stream).await
+    }
+
+    async fn first_event_tenant(&self, stream: &StreamId) -> StoreResult<Option<Option<TenantId>>> {
+        read::first_event_tenant(&self.pool, stream).await
     }
 
     async fn aggregate_types_of(&self, aggregate_id: Uuid, tenant: TenantFilter) -> StoreResult<Vec<String>> {

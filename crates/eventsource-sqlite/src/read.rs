@@ -106,6 +106,29 @@ where
     Ok(version.unwrap_or(0) as u64)
 }
 
+/// The tenant of a stream's first event, through the unique index on
+/// (aggregate_id, aggregate_type, version).
+pub async fn first_event_tenant(
+    pool: &SqlitePool,
+    stream: &StreamId,
+) -> StoreResult<Option<Option<TenantId>>> {
+    let row: Option<(Option<String>,)> = sqlx::query_as(
+        "SELECT tenant_id FROM events WHERE aggregate_id = ? AND aggregate_type = ? AND version = 1",
+    )
+    .bind(uuid_text(stream.aggregate_id))
+    .bind(&stream.aggregate_type)
+    .fetch_optional(pool)
+    .await
+    .map_err(StoreError::backend)?;
+    row.map(|(tenant,)| {
+        tenant
+            .map(|t| Uuid::parse_str(&t).map(TenantId::from))
+            .transpose()
+            .map_err(StoreError::backend)
+    })
+    .transpose()
+}
+
 /// The aggregate types an id has streams under, among `tenant`'s events.
 pub async fn aggregate_types_of(
     pool: &SqlitePool,

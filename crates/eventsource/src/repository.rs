@@ -429,14 +429,16 @@ impl<A: Aggregate, S: EventStore + ?Sized> TenantAwareRepository<A, S> {
     #[instrument(skip(self), fields(aggregate_type = aggregate_type_of::<A>()))]
     pub async fn load(&self, id: Uuid) -> RepositoryResult<AggregateRoot<A>> {
         let tenant = get_required_tenant()?;
-        let history = self.inner.read_history(id).await?;
-        if history.is_empty() {
+        // One indexed probe first: a missing stream and one that starts with
+        // another tenant's event are turned away with exactly the same work
+        // (this probe, then the same lookup), so neither the answer nor its
+        // timing tells them apart, however long the other stream is.
+        if !self.may_own(id, tenant).await? {
             return Err(self.inner.missing(id, TenantFilter::Tenant(tenant)).await);
         }
-        if history.owner() != Some(tenant) {
-            debug!(%tenant, aggregate_id = %id, "aggregate of another tenant reported as not found");
-            // The same lookup as for a missing id, so that neither the
-            // answer nor the work done tells the two apart.
+        let history = self.inner.read_history(id).await?;
+        if history.is_empty() || history.owner() != Some(tenant) {
+            debug!(%tenant, aggregate_id = %id, "stream not wholly the tenant's; reported as not found");
             return Err(self.inner.missing(id, TenantFilter::Tenant(tenant)).await);
         }
         rebuild(id, history)
@@ -450,7 +452,23 @@ impl<A: Aggregate, S: EventStore + ?Sized> TenantAwareRepository<A, S> {
     /// [`RepositoryError::Store`].
     pub async fn exists(&self, id: Uuid) -> RepositoryResult<bool> {
         let tenant = get_required_tenant()?;
+        if !self.may_own(id, tenant).await? {
+            return Ok(false);
+        }
         Ok(self.inner.read_history(id).await?.owner() == Some(tenant))
+    }
+
+    /// Whether the stream's first event is `tenant`'s: a necessary
+    /// condition for owning it, checked with one indexed lookup.
+    async fn may_own(&self, id: Uuid, tenant: TenantId) -> RepositoryResult<bool> {
+        let stream = StreamId::new(id, aggregate_type_of::<A>());
+        let first = self
+            .inner
+            .store
+            .first_event_tenant(&stream)
+            .await
+            .map_err(RepositoryError::Store)?;
+        Ok(first == Some(Some(tenant)))
     }
 
     /// Saves the aggregate's new events after checking that the aggregate

@@ -426,3 +426,116 @@ mod tenant_aware {
         }
     }
 }
+
+mod equal_work {
+    //! Turning away another tenant's aggregate must cost the store exactly
+    //! what a missing id costs, whatever the other stream's length: the
+    //! store calls are recorded and compared.
+
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use eventsource::{
+        AppendResult, EventFilter, ReadAllOptions, StoreResult, StoredEvent, StreamId, StreamWrite,
+        TenantFilter, TenantStats,
+    };
+    use futures::stream::BoxStream;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Recording {
+        inner: InMemoryEventStore,
+        calls: Mutex<Vec<&'static str>>,
+    }
+
+    impl Recording {
+        fn record(&self, call: &'static str) {
+            self.calls.lock().unwrap().push(call);
+        }
+
+        fn take(&self) -> Vec<&'static str> {
+            std::mem::take(&mut *self.calls.lock().unwrap())
+        }
+    }
+
+    #[async_trait]
+    impl EventStore for Recording {
+        async fn append_streams(&self, writes: &[StreamWrite]) -> StoreResult<AppendResult> {
+            self.inner.append_streams(writes).await
+        }
+        async fn read_stream(&self, stream: &StreamId, after: u64) -> StoreResult<Vec<StoredEvent>> {
+            self.record("read_stream");
+            self.inner.read_stream(stream, after).await
+        }
+        async fn stream_version(&self, stream: &StreamId) -> StoreResult<u64> {
+            self.record("stream_version");
+            self.inner.stream_version(stream).await
+        }
+        async fn first_event_tenant(&self, stream: &StreamId) -> StoreResult<Option<Option<TenantId>>> {
+            self.record("first_event_tenant");
+            self.inner.first_event_tenant(stream).await
+        }
+        async fn aggregate_types_of(&self, id: Uuid, tenant: TenantFilter) -> StoreResult<Vec<String>> {
+            self.record("aggregate_types_of");
+            self.inner.aggregate_types_of(id, tenant).await
+        }
+        fn read_all(&self, options: ReadAllOptions) -> BoxStream<'_, StoreResult<StoredEvent>> {
+            self.record("read_all");
+            self.inner.read_all(options)
+        }
+        async fn existing_event_ids(&self, ids: &[Uuid]) -> StoreResult<HashSet<Uuid>> {
+            self.inner.existing_event_ids(ids).await
+        }
+        async fn count(&self, filter: &EventFilter) -> StoreResult<u64> {
+            self.inner.count(filter).await
+        }
+        async fn current_position(&self) -> StoreResult<Option<u64>> {
+            self.inner.current_position().await
+        }
+        async fn tenant_stats(&self) -> StoreResult<Vec<TenantStats>> {
+            self.inner.tenant_stats().await
+        }
+    }
+
+    #[tokio::test]
+    async fn another_tenants_long_aggregate_costs_no_more_than_a_missing_one() {
+        let store = Arc::new(Recording::default());
+        let repository = TenantAwareRepository::<Account, _>::new(Arc::clone(&store));
+        let (acme, globex) = (TenantId::new_random(), TenantId::new_random());
+        let long = tenant_scope(acme, async {
+            let id = Uuid::new_v4();
+            let mut account = repository.create_new(id).unwrap();
+            account.record(Opened { owner: "acme".into() });
+            for cents in 0..500 {
+                account.record(Deposited { cents });
+            }
+            repository.save(&mut account).await.unwrap();
+            id
+        })
+        .await;
+        store.take();
+
+        let foreign = tenant_scope(globex, repository.load(long)).await.unwrap_err();
+        let foreign_calls = store.take();
+        let missing = tenant_scope(globex, repository.load(Uuid::new_v4()))
+            .await
+            .unwrap_err();
+        let missing_calls = store.take();
+        assert!(matches!(foreign, RepositoryError::NotFound { .. }));
+        assert!(matches!(missing, RepositoryError::NotFound { .. }));
+        assert_eq!(foreign_calls, missing_calls);
+        assert!(
+            !foreign_calls.contains(&"read_stream"),
+            "the other tenant's stream is never read"
+        );
+
+        assert!(!tenant_scope(globex, repository.exists(long)).await.unwrap());
+        let foreign_calls = store.take();
+        assert!(!tenant_scope(globex, repository.exists(Uuid::new_v4()))
+            .await
+            .unwrap());
+        assert_eq!(foreign_calls, store.take());
+    }
+}

@@ -124,6 +124,15 @@ impl EventStore for InMemoryEventStore {
         Ok(self.read().streams.get(stream).map_or(0, Vec::len) as u64)
     }
 
+    async fn first_event_tenant(&self, stream: &StreamId) -> StoreResult<Option<Option<TenantId>>> {
+        let log = self.read();
+        Ok(log
+            .streams
+            .get(stream)
+            .and_then(|indexes| indexes.first())
+            .map(|&index| log.events[index].event.envelope.tenant_id))
+    }
+
     async fn aggregate_types_of(&self, aggregate_id: Uuid, tenant: TenantFilter) -> StoreResult<Vec<String>> {
         let log = self.read();
         let mut types: Vec<String> = log

@@ -212,6 +212,17 @@ pub trait EventStore: Send + Sync {
     /// [`StoreError::Backend`].
     async fn stream_version(&self, stream: &StreamId) -> StoreResult<u64>;
 
+    /// The tenant of a stream's first event: `None` when the stream does not
+    /// exist, `Some(None)` when its first event has no tenant. One indexed
+    /// lookup, whatever the stream's length, so that a tenant-aware
+    /// repository can turn away another tenant's aggregate with no more work
+    /// than a missing one.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`].
+    async fn first_event_tenant(&self, stream: &StreamId) -> StoreResult<Option<Option<TenantId>>>;
+
     /// The aggregate types under which `aggregate_id` has a stream, among
     /// the events `tenant` admits.
     ///

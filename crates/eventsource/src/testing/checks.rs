@@ -538,6 +538,30 @@ pub async fn tenant_stats_count_events_and_aggregates_per_tenant(store: Store) {
     assert_eq!((stats[1].events, stats[1].aggregates), (1, 1));
 }
 
+/// `first_event_tenant` names the tenant of a stream's first event, tells
+/// an untenanted first event from a missing stream, and keys by stream.
+pub async fn the_first_event_tenant_of_a_stream_is_known(store: Store) {
+    let acme = TenantId::new_random();
+    let owned = stream_of("Order", 3, Some(acme));
+    let untenanted = stream_of("Order", 1, None);
+    append_new(&store, owned.clone()).await;
+    append_new(&store, untenanted.clone()).await;
+
+    assert_eq!(
+        store.first_event_tenant(&StreamId::of(&owned[0])).await.unwrap(),
+        Some(Some(acme))
+    );
+    assert_eq!(
+        store
+            .first_event_tenant(&StreamId::of(&untenanted[0]))
+            .await
+            .unwrap(),
+        Some(None)
+    );
+    let same_id_other_type = StreamId::new(owned[0].envelope.aggregate_id, "Task");
+    assert_eq!(store.first_event_tenant(&same_id_other_type).await.unwrap(), None);
+}
+
 /// `aggregate_types_of` lists an id's streams, only among what the tenant
 /// filter admits.
 pub async fn aggregate_types_of_an_id_respect_the_tenant(store: Store) {

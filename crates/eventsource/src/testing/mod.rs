@@ -156,6 +156,7 @@ macro_rules! event_store_conformance {
             counts_and_existence_follow_the_filters,
             tenant_stats_count_events_and_aggregates_per_tenant,
             aggregate_types_of_an_id_respect_the_tenant,
+            the_first_event_tenant_of_a_stream_is_known,
             timestamps_keep_their_microseconds,
             payloads_round_trip_exactly,
             a_follower_of_the_feed_never_skips_events_of_concurrent_writers,
