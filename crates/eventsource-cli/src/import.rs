@@ -10,15 +10,17 @@
 
 mod batch;
 
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::io::{IsTerminal, Write};
 
 use anyhow::{anyhow, bail, Context as _};
 use eventsource::interchange::from_flat_json;
-use eventsource::{EventStore, RawEvent};
+use eventsource::{EventStore, RawEvent, StreamId};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 use tracing::debug;
+use uuid::Uuid;
 
 use self::batch::{Batch, Fit, Writes};
 use crate::arguments::Input;
@@ -154,6 +156,8 @@ impl<'a> Importer<'a> {
 
     /// Parses one line of the input and adds its event; blank lines hold
     /// none.
+    // TODO: cap the length of a line (and so the memory one line can take);
+    // today a single huge line is read whole before it is parsed.
     async fn import_line(&mut self, line: u64, bytes: &[u8]) -> anyhow::Result<()> {
         let text = std::str::from_utf8(bytes).map_err(|_| anyhow!("line {line}: not valid UTF-8"))?;
         if text.trim().is_empty() {
@@ -191,11 +195,58 @@ impl<'a> Importer<'a> {
             .existing_event_ids(&batch.event_ids())
             .await
             .context("cannot check which events are already stored")?;
+        let conflict = self.first_conflict_with_store(&batch, &stored).await?;
         let (writes, skipped) = batch.into_writes(&stored);
         self.summary.already_present += skipped;
+        if let Some((line, error)) = conflict {
+            // Everything before the offending line is stored, nothing after.
+            self.append(writes.before(line)).await?;
+            return Err(error);
+        }
         self.append(writes).await?;
         self.progress.set_message(self.summary.to_string());
         Ok(())
+    }
+
+    /// The first line whose event id is already stored for a *different*
+    /// event (another stream, version, envelope or payload), with its error:
+    /// skipping such an event as "already present" would lose it. One read
+    /// per stream of the batch.
+    async fn first_conflict_with_store(
+        &self,
+        batch: &Batch,
+        stored: &HashSet<Uuid>,
+    ) -> anyhow::Result<Option<(u64, anyhow::Error)>> {
+        let mut by_stream: BTreeMap<StreamId, Vec<(u64, &RawEvent)>> = BTreeMap::new();
+        for (line, event) in batch.already_stored(stored) {
+            by_stream
+                .entry(StreamId::of(event))
+                .or_default()
+                .push((line, event));
+        }
+        let mut conflicts = Vec::new();
+        for (stream, events) in by_stream {
+            let first = events
+                .iter()
+                .map(|(_, event)| event.envelope.aggregate_version)
+                .min()
+                .unwrap_or(1);
+            let in_store = self
+                .store
+                .read_stream(&stream, first.saturating_sub(1))
+                .await
+                .context("cannot read the events already stored")?;
+            for (line, event) in events {
+                if !in_store.iter().any(|stored| stored.event == *event) {
+                    conflicts.push((line, event.envelope.event_id));
+                }
+            }
+        }
+        Ok(conflicts.into_iter().min().map(|(line, event_id)| {
+            let error =
+                anyhow!("line {line}: field `event_id`: {event_id} is already stored for a different event");
+            (line, error)
+        }))
     }
 
     /// Appends the writes in one step. When the store refuses one line, the

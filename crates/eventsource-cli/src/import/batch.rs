@@ -35,7 +35,8 @@ pub struct Batch {
     runs: Vec<Run>,
     /// The last event of each stream in the batch.
     tails: HashMap<StreamId, Tail>,
-    event_ids: HashSet<Uuid>,
+    /// Where each waiting event is: its run and its index in the run.
+    event_ids: HashMap<Uuid, (usize, usize)>,
 }
 
 /// Consecutive lines of one stream, with consecutive versions.
@@ -64,7 +65,21 @@ impl Batch {
 
     /// The ids of the waiting events.
     pub fn event_ids(&self) -> Vec<Uuid> {
-        self.event_ids.iter().copied().collect()
+        self.event_ids.keys().copied().collect()
+    }
+
+    /// The waiting events whose ids are in `stored`, with their lines.
+    pub fn already_stored<'a>(
+        &'a self,
+        stored: &'a HashSet<Uuid>,
+    ) -> impl Iterator<Item = (u64, &'a RawEvent)> {
+        self.runs.iter().flat_map(move |run| {
+            run.lines
+                .iter()
+                .zip(&run.events)
+                .filter(move |(_, event)| stored.contains(&event.envelope.event_id))
+                .map(|(line, event)| (*line, event))
+        })
     }
 
     /// Where the event of `line` goes.
@@ -75,8 +90,17 @@ impl Batch {
     /// the file: the file itself is inconsistent at this line.
     pub fn fit(&self, line: u64, event: &RawEvent) -> anyhow::Result<Fit> {
         let envelope = &event.envelope;
-        if self.event_ids.contains(&envelope.event_id) {
-            return Ok(Fit::Duplicate);
+        if let Some(&(run, index)) = self.event_ids.get(&envelope.event_id) {
+            // A repeated line is skipped; another event under a used id
+            // would be lost if it were skipped too.
+            if self.runs[run].events[index] == *event {
+                return Ok(Fit::Duplicate);
+            }
+            return Err(anyhow!(
+                "line {line}: field `event_id`: {} is already the id of a different event on line {}",
+                envelope.event_id,
+                self.runs[run].lines[index],
+            ));
         }
         let Some(tail) = self.tails.get(&StreamId::of(event)) else {
             return Ok(Fit::Fits);
@@ -111,7 +135,8 @@ impl Batch {
             });
         }
         let run = self.runs.len() - 1;
-        self.event_ids.insert(event.envelope.event_id);
+        self.event_ids
+            .insert(event.envelope.event_id, (run, self.runs[run].events.len()));
         self.tails.insert(
             stream,
             Tail {

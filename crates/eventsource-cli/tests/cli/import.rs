@@ -171,3 +171,60 @@ fn a_file_larger_than_one_batch_is_imported_in_order() {
     assert_eq!(output.trim(), "imported 2500 events, 0 already present");
     assert_eq!(workspace.ok(&["export"]), joined(&lines));
 }
+
+#[test]
+fn a_different_event_under_an_id_used_earlier_in_the_file_stops_the_import_at_its_line() {
+    let workspace = Workspace::new();
+    let lines = sample_lines();
+    let first: Value = serde_json::from_str(&lines[0]).unwrap();
+    // Line 3 reuses line 1's id for another event (a new stream of its own).
+    let impostor = with_field(&lines[2], "event_id", first["event_id"].clone());
+    let impostor = with_field(&impostor, "aggregate_id", Value::from(Uuid::new_v4().to_string()));
+    let impostor = with_field(&impostor, "aggregate_version", Value::from(1));
+    let file = workspace.file(
+        "reused.jsonl",
+        &joined(&[lines[0].clone(), lines[1].clone(), impostor]),
+    );
+
+    let run = workspace.run(&["import", file.to_str().unwrap()]);
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("line 3: field `event_id`") && run.stderr.contains("line 1"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(workspace.total(), 2, "the lines before it are stored");
+}
+
+#[test]
+fn a_different_event_under_an_id_already_stored_is_refused_not_skipped() {
+    let workspace = Workspace::new();
+    let lines = sample_lines();
+    let first = workspace.file("first.jsonl", &joined(&lines[..1]));
+    workspace.ok(&["import", first.to_str().unwrap()]);
+
+    let stored: Value = serde_json::from_str(&lines[0]).unwrap();
+    let changed = with_field(&lines[0], "actor_id", Value::from("user:someone-else"));
+    let file = workspace.file(
+        "second.jsonl",
+        &joined(&[lines[1].clone(), lines[2].clone(), changed, lines[3].clone()]),
+    );
+    let run = workspace.run(&["import", file.to_str().unwrap()]);
+    assert!(!run.success, "a changed event must not pass as already present");
+    assert!(run.stderr.contains("line 3: field `event_id`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(stored["event_id"].as_str().unwrap()),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        workspace.total(),
+        3,
+        "lines 1 and 2 are stored, nothing after line 3"
+    );
+
+    // The identical event is still recognised as already present.
+    let again = workspace.file("again.jsonl", &joined(&lines[..2]));
+    let output = workspace.ok(&["import", again.to_str().unwrap()]);
+    assert_eq!(output.trim(), "imported 0 events, 2 already present");
+}
