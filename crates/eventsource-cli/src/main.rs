@@ -145,7 +145,7 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         jwt_secret_file: PathBuf,
         /// How long the token stays valid, in hours.
-        #[arg(long, value_name = "HOURS", default_value_t = 24)]
+        #[arg(long, value_name = "HOURS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=8760))]
         valid_hours: u64,
     },
 }
