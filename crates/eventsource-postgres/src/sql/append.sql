@@ -39,9 +39,14 @@ streams AS (
         AS s (aggregate_id, aggregate_type, first_version, must_exist, ordinal)
 ),
 duplicates AS (
-    SELECT e.event_id
-    FROM events AS e
-    WHERE e.event_id IN (SELECT event_id FROM batch)
+    -- One probe of the unique event_id index per batch row. A semi-join
+    -- here could be planned (and kept, in a prepared statement's generic
+    -- plan) as a scan of the whole table when first prepared on a small one.
+    SELECT b.event_id
+    FROM batch AS b
+    CROSS JOIN LATERAL (
+        SELECT 1 FROM events AS e WHERE e.event_id = b.event_id LIMIT 1
+    ) AS stored
 ),
 admitted AS (
     SELECT
