@@ -23,10 +23,7 @@ pub async fn append_streams(pool: &SqlitePool, writes: &[StreamWrite]) -> StoreR
         .map(|event| encode(event))
         .collect::<StoreResult<Vec<_>>>()?;
 
-    let mut transaction = pool
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(StoreError::backend)?;
+    let mut transaction = crate::begin_immediate(pool).await?;
     for (stream, write) in streams.iter().zip(writes) {
         let actual = stream_version(&mut *transaction, stream).await?;
         check_expected_version(stream, write, actual)?;

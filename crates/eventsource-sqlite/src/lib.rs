@@ -49,6 +49,20 @@ use uuid::Uuid;
 pub use projection::SqliteProjectionStore;
 pub use snapshot::SqliteSnapshotStore;
 
+/// Begins a `BEGIN IMMEDIATE` transaction on a task of its own. If the
+/// caller is cancelled while the BEGIN is under way, the transaction still
+/// reaches its guard, which rolls it back; begun in the caller's future it
+/// could be left open on a pooled connection, holding the write lock.
+pub(crate) async fn begin_immediate(
+    pool: &SqlitePool,
+) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin_with("BEGIN IMMEDIATE").await })
+        .await
+        .map_err(StoreError::backend)?
+        .map_err(StoreError::backend)
+}
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// An event store in an SQLite database.

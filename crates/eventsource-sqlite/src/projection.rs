@@ -83,11 +83,7 @@ impl SqliteProjectionStore {
 #[async_trait]
 impl ProjectionStore for SqliteProjectionStore {
     async fn begin(&self, projection: &str) -> StoreResult<Box<dyn ProjectionTx + '_>> {
-        let transaction = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::backend)?;
+        let transaction = crate::begin_immediate(&self.pool).await?;
         Ok(Box::new(SqliteProjectionTx {
             transaction,
             projection: projection.to_owned(),
@@ -173,11 +169,7 @@ impl ProjectionStore for SqliteProjectionStore {
     }
 
     async fn reset(&self, projection: &str) -> StoreResult<()> {
-        let mut transaction = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::backend)?;
+        let mut transaction = crate::begin_immediate(&self.pool).await?;
         for table in [
             "projection_documents",
             "projection_checkpoints",
