@@ -507,6 +507,14 @@ async def w1_w2(environment: Environment, kind: str, scale: dict[str, Any], repe
 async def long_stream(environment: Environment, kind: str, scale: dict[str, Any], repeat: int) -> None:
     length = scale["long_stream"]
     fresh = await environment.fresh(kind)
+    try:
+        await timed_long_stream(environment, fresh, kind, length, repeat)
+    finally:
+        await environment.close(fresh)
+
+
+async def timed_long_stream(environment: Environment, fresh: Fresh, kind: str, length: int,
+                            repeat: int) -> None:
     account_id, tenant = uuid4(), uuid4()
     rng = random.Random(99)
     say(f"W2 {kind}: loading the long stream of {length} events (not timed)")
@@ -532,7 +540,6 @@ async def long_stream(environment: Environment, kind: str, scale: dict[str, Any]
         loaded = await snapshotting.load(account_id)
         from_snapshot.append((time.perf_counter() - started) * 1000)
         assert loaded.state.deposits == length
-    await environment.close(fresh)
     stream_scale = f"1 aggregate of {length:,} events"
     emit("W2", "long stream, no snapshot", kind, "ms", stream_scale, replayed)
     emit("W2", "long stream, snapshot", kind, "ms", stream_scale, from_snapshot)
@@ -562,6 +569,14 @@ async def w3_w4(environment: Environment, kind: str, scale: dict[str, Any], repe
     say(f"W3/W4 {kind}: reading the data set")
     rows = read_dataset(dataset, keep)
     fresh = await environment.fresh(kind)
+    try:
+        await query_and_project(environment, fresh, kind, scale, repeat, rows, query, project)
+    finally:
+        await environment.close(fresh)
+
+
+async def query_and_project(environment: Environment, fresh: Fresh, kind: str, scale: dict[str, Any],
+                            repeat: int, rows: list[Row], query: bool, project: bool) -> None:
     say(f"W3/W4 {kind}: loading {len(rows):,} events (not timed)")
     await bulk_load(environment, fresh, rows)
     tenants = sorted({row[4] for row in rows}, key=str)
@@ -620,7 +635,6 @@ async def w3_w4(environment: Environment, kind: str, scale: dict[str, Any], repe
         emit("W4", "catch-up", kind, "events/s",
              f"first {read:,} events of {size}; {handled:,} handled, checkpoint per handled event", rates,
              "read_all pages of 500, every event decoded; events of other types skipped before handle()")
-    await environment.close(fresh)
 
 
 # --------------------------------------------------------------------------
