@@ -135,7 +135,6 @@ async fn main() -> anyhow::Result<()> {
                         &environment,
                         kind,
                         dataset,
-                        &scale,
                         repeat,
                         wants("W3"),
                         wants("W4"),

@@ -15,7 +15,6 @@ use crate::backend::{BackendKind, Environment, FreshStore};
 use crate::ceiling;
 use crate::dataset::{query_window, Dataset, Rng};
 use crate::measure::{median, quantile, thousands, Measurement, Subject};
-use crate::scale::Scale;
 
 /// Aggregates per append while the data set is loaded (about 1,000 events).
 const LOAD_BATCH: usize = 180;
@@ -28,7 +27,6 @@ pub async fn run(
     environment: &Environment,
     kind: BackendKind,
     dataset: &Dataset,
-    _scale: &Scale,
     repeat: usize,
     report_query: bool,
     report_projection: bool,
