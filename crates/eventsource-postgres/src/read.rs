@@ -12,6 +12,7 @@ use crate::filter::Conditions;
 use crate::row::{EventRow, EVENT_COLUMNS};
 
 const READ_STREAM: &str = include_str!("sql/read_stream.sql");
+pub(crate) const READ_STREAM_OF_TENANT: &str = include_str!("sql/read_stream_of_tenant.sql");
 const STREAM_VERSION: &str = include_str!("sql/stream_version.sql");
 const EXISTING_EVENT_IDS: &str = include_str!("sql/existing_event_ids.sql");
 const CURRENT_POSITION: &str = include_str!("sql/current_position.sql");
@@ -37,6 +38,25 @@ pub(crate) async fn read_stream(
         .bind(stream.aggregate_id)
         .bind(&stream.aggregate_type)
         .bind(as_bigint(after_version))
+        .fetch_all(connection)
+        .await
+        .map_err(backend)?;
+    stored_events(rows)
+}
+
+/// The events of `stream` after `after_version` when its first event is
+/// `tenant`'s; nothing otherwise (one index probe then).
+pub(crate) async fn read_stream_of_tenant(
+    connection: &mut PgConnection,
+    stream: &StreamId,
+    after_version: u64,
+    tenant: TenantId,
+) -> StoreResult<Vec<StoredEvent>> {
+    let rows: Vec<EventRow> = sqlx::query_as(READ_STREAM_OF_TENANT)
+        .bind(stream.aggregate_id)
+        .bind(&stream.aggregate_type)
+        .bind(as_bigint(after_version))
+        .bind(tenant.as_uuid())
         .fetch_all(connection)
         .await
         .map_err(backend)?;

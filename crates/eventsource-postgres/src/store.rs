@@ -258,6 +258,18 @@ impl EventStore for PostgresEventStore {
         Ok(events)
     }
 
+    async fn read_stream_of_tenant(
+        &self,
+        stream: &StreamId,
+        after_version: u64,
+        tenant: TenantId,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let mut session = self.session().await?;
+        let events = read::read_stream_of_tenant(session.connection(), stream, after_version, tenant).await?;
+        session.finish().await?;
+        Ok(events)
+    }
+
     async fn stream_version(&self, stream: &StreamId) -> StoreResult<u64> {
         let mut session = self.session().await?;
         let version = read::stream_version(session.connection(), stream).await?;

@@ -149,6 +149,15 @@ impl EventStore for SqliteEventStore {
         read::read_stream(&self.pool, stream, after_version).await
     }
 
+    async fn read_stream_of_tenant(
+        &self,
+        stream: &StreamId,
+        after_version: u64,
+        tenant: TenantId,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        read::read_stream_of_tenant(&self.pool, stream, after_version, tenant).await
+    }
+
     async fn stream_version(&self, stream: &StreamId) -> StoreResult<u64> {
         read::stream_version(&self.pool, stream).await
     }

@@ -91,6 +91,41 @@ pub async fn read_stream(
     fetch_events(&mut query, pool).await
 }
 
+/// The statement of [`read_stream_of_tenant`].
+static READ_STREAM_OF_TENANT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let columns: Vec<String> = COLUMNS.split(", ").map(|name| format!("e.{name}")).collect();
+    format!(
+        "SELECT {} FROM events AS first CROSS JOIN events AS e \
+         WHERE first.aggregate_id = ?1 AND first.aggregate_type = ?2 AND first.version = 1 \
+         AND first.tenant_id = ?4 \
+         AND e.aggregate_id = ?1 AND e.aggregate_type = ?2 AND e.version > ?3 \
+         ORDER BY e.version",
+        columns.join(", ")
+    )
+});
+
+/// A stream's events after a version, only when its first event is
+/// `tenant`'s. `CROSS JOIN` makes SQLite keep the written order: the first
+/// event is probed through the unique index, and the stream is scanned only
+/// when that probe matched, so another tenant's stream costs what a missing
+/// one does, whatever its length.
+pub async fn read_stream_of_tenant(
+    pool: &SqlitePool,
+    stream: &StreamId,
+    after_version: u64,
+    tenant: TenantId,
+) -> StoreResult<Vec<StoredEvent>> {
+    let rows = sqlx::query(&READ_STREAM_OF_TENANT)
+        .bind(uuid_text(stream.aggregate_id))
+        .bind(&stream.aggregate_type)
+        .bind(after_version as i64)
+        .bind(uuid_text(tenant.as_uuid()))
+        .fetch_all(pool)
+        .await
+        .map_err(StoreError::backend)?;
+    rows.iter().map(decode).collect()
+}
+
 /// A stream's version, 0 when absent.
 pub async fn stream_version<'e, E>(executor: E, stream: &StreamId) -> StoreResult<u64>
 where
@@ -295,5 +330,38 @@ mod tests {
             assert!(plan.contains("SEARCH events USING INDEX idx_events_"), "{plan}");
             assert!(!plan.contains("SCAN events"), "{plan}");
         }
+    }
+
+    /// The plan of `read_stream_of_tenant`'s statement: probe the first
+    /// event through the unique index, and only then search the stream.
+    #[tokio::test]
+    async fn a_tenant_stream_read_probes_the_first_event_before_the_stream() {
+        let folder = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", folder.path().join("events.db").display());
+        let store = SqliteEventStore::open(&url).await.unwrap();
+        let stream = StreamId::new(Uuid::new_v4(), "Order");
+        // Runs the statement once, so a typo in it fails here too.
+        let read = super::read_stream_of_tenant(store.pool(), &stream, 0, TenantId::new_random()).await;
+        assert!(read.unwrap().is_empty());
+
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {}", *super::READ_STREAM_OF_TENANT))
+                .bind("id")
+                .bind("Order")
+                .bind(0_i64)
+                .bind("tenant")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        let steps: Vec<&str> = plan.iter().map(|(_, _, _, detail)| detail.as_str()).collect();
+        assert_eq!(steps.len(), 2, "{steps:?}");
+        assert!(
+            steps[0].starts_with("SEARCH first USING") && steps[0].contains("version=?"),
+            "{steps:?}"
+        );
+        assert!(
+            steps[1].starts_with("SEARCH e USING") && steps[1].contains("version>?"),
+            "{steps:?}"
+        );
     }
 }

@@ -76,24 +76,21 @@ impl<A: Aggregate> AggregateRoot<A> {
         }
     }
 
-    /// Rebuilds an aggregate from an optional starting point (a snapshot's
-    /// version and state) and the events after it, in version order.
-    pub(crate) fn from_history(
-        id: Uuid,
-        tenant_id: Option<TenantId>,
-        start: Option<(u64, A)>,
-        history: &[Event<A::Event>],
-    ) -> Self {
+    /// An aggregate at an optional starting point (a snapshot's version and
+    /// state), ready to replay the stored events after it.
+    pub(crate) fn from_start(id: Uuid, tenant_id: Option<TenantId>, start: Option<(u64, A)>) -> Self {
         let mut root = Self::new(id, tenant_id);
         if let Some((version, state)) = start {
             root.committed_version = version;
             root.state = state;
         }
-        for event in history {
-            root.state.apply(&event.payload);
-            root.committed_version = event.envelope.aggregate_version;
-        }
         root
+    }
+
+    /// Applies one stored event, which has the given stream version.
+    pub(crate) fn replay(&mut self, version: u64, event: &A::Event) {
+        self.state.apply(event);
+        self.committed_version = version;
     }
 
     /// The aggregate's id.

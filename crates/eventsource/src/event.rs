@@ -11,6 +11,7 @@
 //! what readers get when they ask for events of types they do not know.
 
 use chrono::{DateTime, SubsecRound, Utc};
+use serde::de::value::MapDeserializer;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -114,10 +115,14 @@ pub fn payload_from_object<P: DeserializeOwned>(
     event_type: &str,
     payload: &JsonObject,
 ) -> Result<P, DecodeError> {
-    // Going through `Value` keeps numbers exact (arbitrary precision).
-    serde_json::from_value(Value::Object(payload.clone())).map_err(|error| DecodeError::Payload {
-        event_type: event_type.to_owned(),
-        message: error.to_string(),
+    // Deserialising from the borrowed map copies nothing, and `&Value`
+    // keeps numbers exact (arbitrary precision).
+    let fields = payload.iter().map(|(name, value)| (name.as_str(), value));
+    P::deserialize(MapDeserializer::<_, serde_json::Error>::new(fields)).map_err(|error| {
+        DecodeError::Payload {
+            event_type: event_type.to_owned(),
+            message: error.to_string(),
+        }
     })
 }
 

@@ -13,7 +13,7 @@ use tracing::{debug, instrument, warn};
 use uuid::Uuid;
 
 use crate::aggregate::{aggregate_type_of, Aggregate, AggregateRoot};
-use crate::event::{DecodeError, Event, StoredEvent};
+use crate::event::{DecodeError, Event, EventSet, StoredEvent};
 use crate::snapshot::{Snapshot, SnapshotState, SnapshotStore, SnapshotStrategy, Snapshotting};
 use crate::store::{EventStore, ExpectedVersion, StoreError, StreamId, TenantFilter};
 use crate::tenant::{get_required_tenant, TenancyError, TenantId};
@@ -101,6 +101,9 @@ impl<A, S: ?Sized> Clone for Repository<A, S> {
 struct History<A> {
     snapshot: Option<(Snapshot, A, StoredEvent)>,
     events: Vec<StoredEvent>,
+    /// A snapshot of the stream claims another tenant than the one
+    /// loading: the stream is then nobody's.
+    disowned: bool,
 }
 
 impl<A> History<A> {
@@ -117,6 +120,9 @@ impl<A> History<A> {
             .iter()
             .flat_map(|(snapshot, _, anchor)| [snapshot.tenant_id, anchor.event.envelope.tenant_id])
             .chain(self.events.iter().map(|stored| stored.event.envelope.tenant_id));
+        if self.disowned {
+            return None;
+        }
         let first = tenants.next()??;
         tenants.all(|tenant| tenant == Some(first)).then_some(first)
     }
@@ -167,7 +173,7 @@ impl<A: Aggregate, S: EventStore + ?Sized> Repository<A, S> {
     /// aggregate does not know, [`RepositoryError::Store`].
     #[instrument(skip(self), fields(aggregate_type = aggregate_type_of::<A>()))]
     pub async fn load(&self, id: Uuid) -> RepositoryResult<AggregateRoot<A>> {
-        let history = self.read_history(id).await?;
+        let history = self.read_history(id, None).await?;
         if history.is_empty() {
             return Err(self.missing(id, TenantFilter::Any).await);
         }
@@ -234,40 +240,62 @@ impl<A: Aggregate, S: EventStore + ?Sized> Repository<A, S> {
         }
     }
 
-    async fn read_history(&self, id: Uuid) -> RepositoryResult<History<A>> {
+    /// Reads what a load replays. With a `tenant`, only a stream whose
+    /// first event is that tenant's is read, and only a snapshot of that
+    /// tenant is used; anything else reads as an empty history.
+    async fn read_history(&self, id: Uuid, tenant: Option<TenantId>) -> RepositoryResult<History<A>> {
         let stream = Self::stream(id);
+        let mut disowned = false;
         if let Some(snapshots) = &self.snapshots {
-            if let Some((snapshot, state)) = usable_snapshot(snapshots, &stream).await {
-                // Read from the snapshot's own last event: its tenant is
-                // checked like every later event's, and a stream that does
-                // not hold that event cannot be the snapshot's stream.
-                let mut events = self
-                    .store
-                    .read_stream(&stream, snapshot.version - 1)
-                    .await
-                    .map_err(RepositoryError::Store)?;
-                if events
-                    .first()
-                    .is_some_and(|anchor| anchor.event.envelope.aggregate_version == snapshot.version)
-                {
-                    let anchor = events.remove(0);
-                    return Ok(History {
-                        snapshot: Some((snapshot, state, anchor)),
-                        events,
-                    });
+            match usable_snapshot(snapshots, &stream, tenant).await {
+                Usable::Yes(snapshot, state) => {
+                    // Read from the snapshot's own last event: its tenant is
+                    // checked like every later event's, and a stream that
+                    // does not hold that event cannot be the snapshot's.
+                    let mut events = self.read_events(&stream, snapshot.version - 1, tenant).await?;
+                    if events
+                        .first()
+                        .is_some_and(|anchor| anchor.event.envelope.aggregate_version == snapshot.version)
+                    {
+                        let anchor = events.remove(0);
+                        return Ok(History {
+                            snapshot: Some((snapshot, state, anchor)),
+                            events,
+                            disowned: false,
+                        });
+                    }
+                    warn!(aggregate_id = %id, version = snapshot.version, "snapshot does not match its stream; ignored");
                 }
-                warn!(aggregate_id = %id, version = snapshot.version, "snapshot does not match its stream; ignored");
+                // Still read the events below: the same work as for a
+                // stream without a snapshot, so the time taken tells
+                // nothing about the other tenant's snapshot.
+                Usable::OtherTenant => disowned = true,
+                Usable::No => {}
             }
         }
-        let events = self
-            .store
-            .read_stream(&stream, 0)
-            .await
-            .map_err(RepositoryError::Store)?;
+        let events = self.read_events(&stream, 0, tenant).await?;
         Ok(History {
             snapshot: None,
             events,
+            disowned,
         })
+    }
+
+    async fn read_events(
+        &self,
+        stream: &StreamId,
+        after_version: u64,
+        tenant: Option<TenantId>,
+    ) -> RepositoryResult<Vec<StoredEvent>> {
+        let events = match tenant {
+            Some(tenant) => {
+                self.store
+                    .read_stream_of_tenant(stream, after_version, tenant)
+                    .await
+            }
+            None => self.store.read_stream(stream, after_version).await,
+        };
+        events.map_err(RepositoryError::Store)
     }
 
     async fn snapshot_if_due(&self, root: &AggregateRoot<A>, before: u64) {
@@ -323,16 +351,36 @@ impl<A: Aggregate, S: EventStore + ?Sized> Repository<A, S> {
     }
 }
 
-/// The stream's snapshot when one exists, has the current schema version
-/// and decodes; anything else means replaying from the first event.
-async fn usable_snapshot<A>(snapshots: &Snapshotting<A>, stream: &StreamId) -> Option<(Snapshot, A)> {
+/// What a stream's snapshot is good for.
+enum Usable<A> {
+    /// Loading starts from it.
+    Yes(Snapshot, A),
+    /// It names another tenant than the one loading: not decoded, and the
+    /// stream is nobody's.
+    OtherTenant,
+    /// None, or not usable (another schema version, does not decode):
+    /// replay from the first event.
+    No,
+}
+
+/// The stream's snapshot when one exists, belongs to `tenant` (when one is
+/// given), has the current schema version and decodes.
+async fn usable_snapshot<A>(
+    snapshots: &Snapshotting<A>,
+    stream: &StreamId,
+    tenant: Option<TenantId>,
+) -> Usable<A> {
     let snapshot = match snapshots.store.load(stream).await {
-        Ok(snapshot) => snapshot?,
+        Ok(Some(snapshot)) => snapshot,
+        Ok(None) => return Usable::No,
         Err(error) => {
             warn!(aggregate_id = %stream.aggregate_id, %error, "snapshot unreadable; replaying all events");
-            return None;
+            return Usable::No;
         }
     };
+    if tenant.is_some() && snapshot.tenant_id != tenant {
+        return Usable::OtherTenant;
+    }
     if snapshot.schema_version != snapshots.schema_version {
         debug!(
             aggregate_id = %stream.aggregate_id,
@@ -340,13 +388,13 @@ async fn usable_snapshot<A>(snapshots: &Snapshotting<A>, stream: &StreamId) -> O
             current = snapshots.schema_version,
             "snapshot of another schema version ignored"
         );
-        return None;
+        return Usable::No;
     }
     match (snapshots.decode)(snapshot.state.clone()) {
-        Ok(state) => Some((snapshot, state)),
+        Ok(state) => Usable::Yes(snapshot, state),
         Err(error) => {
             warn!(aggregate_id = %stream.aggregate_id, %error, "snapshot state does not decode; ignored");
-            None
+            Usable::No
         }
     }
 }
@@ -354,24 +402,24 @@ async fn usable_snapshot<A>(snapshots: &Snapshotting<A>, stream: &StreamId) -> O
 fn rebuild<A: Aggregate>(id: Uuid, history: History<A>) -> RepositoryResult<AggregateRoot<A>> {
     let expected_type = aggregate_type_of::<A>();
     let owner = history.owner();
-    let events = history
-        .events
-        .iter()
-        .map(|stored| {
-            if stored.event.envelope.aggregate_type != expected_type {
-                return Err(RepositoryError::WrongAggregateType {
-                    aggregate_id: id,
-                    expected: expected_type,
-                    found: stored.event.envelope.aggregate_type.clone(),
-                });
-            }
-            Ok(stored.event.decode::<A::Event>()?)
-        })
-        .collect::<RepositoryResult<Vec<_>>>()?;
     let start = history
         .snapshot
         .map(|(snapshot, state, _)| (snapshot.version, state));
-    Ok(AggregateRoot::from_history(id, owner, start, &events))
+    let mut root = AggregateRoot::from_start(id, owner, start);
+    for stored in &history.events {
+        let envelope = &stored.event.envelope;
+        if envelope.aggregate_type != expected_type {
+            return Err(RepositoryError::WrongAggregateType {
+                aggregate_id: id,
+                expected: expected_type,
+                found: envelope.aggregate_type.clone(),
+            });
+        }
+        // Only the payload is decoded: the envelope stays where it is.
+        let event = A::Event::from_payload(&envelope.event_type, &stored.event.payload)?;
+        root.replay(envelope.aggregate_version, &event);
+    }
+    Ok(root)
 }
 
 /// A repository for code running inside a tenant scope.
@@ -429,14 +477,12 @@ impl<A: Aggregate, S: EventStore + ?Sized> TenantAwareRepository<A, S> {
     #[instrument(skip(self), fields(aggregate_type = aggregate_type_of::<A>()))]
     pub async fn load(&self, id: Uuid) -> RepositoryResult<AggregateRoot<A>> {
         let tenant = get_required_tenant()?;
-        // One indexed probe first: a missing stream and one that starts with
-        // another tenant's event are turned away with exactly the same work
-        // (this probe, then the same lookup), so neither the answer nor its
-        // timing tells them apart, however long the other stream is.
-        if !self.may_own(id, tenant).await? {
-            return Err(self.inner.missing(id, TenantFilter::Tenant(tenant)).await);
-        }
-        let history = self.inner.read_history(id).await?;
+        // The store reads the stream only when its first event is the
+        // tenant's: a missing stream and one that starts with another
+        // tenant's event are turned away with exactly the same work, so
+        // neither the answer nor its timing tells them apart, however long
+        // the other stream is.
+        let history = self.inner.read_history(id, Some(tenant)).await?;
         if history.is_empty() || history.owner() != Some(tenant) {
             debug!(%tenant, aggregate_id = %id, "stream not wholly the tenant's; reported as not found");
             return Err(self.inner.missing(id, TenantFilter::Tenant(tenant)).await);
@@ -452,23 +498,7 @@ impl<A: Aggregate, S: EventStore + ?Sized> TenantAwareRepository<A, S> {
     /// [`RepositoryError::Store`].
     pub async fn exists(&self, id: Uuid) -> RepositoryResult<bool> {
         let tenant = get_required_tenant()?;
-        if !self.may_own(id, tenant).await? {
-            return Ok(false);
-        }
-        Ok(self.inner.read_history(id).await?.owner() == Some(tenant))
-    }
-
-    /// Whether the stream's first event is `tenant`'s: a necessary
-    /// condition for owning it, checked with one indexed lookup.
-    async fn may_own(&self, id: Uuid, tenant: TenantId) -> RepositoryResult<bool> {
-        let stream = StreamId::new(id, aggregate_type_of::<A>());
-        let first = self
-            .inner
-            .store
-            .first_event_tenant(&stream)
-            .await
-            .map_err(RepositoryError::Store)?;
-        Ok(first == Some(Some(tenant)))
+        Ok(self.inner.read_history(id, Some(tenant)).await?.owner() == Some(tenant))
     }
 
     /// Saves the aggregate's new events after checking that the aggregate

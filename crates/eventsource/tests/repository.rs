@@ -477,6 +477,15 @@ mod equal_work {
             self.record("first_event_tenant");
             self.inner.first_event_tenant(stream).await
         }
+        async fn read_stream_of_tenant(
+            &self,
+            stream: &StreamId,
+            after: u64,
+            tenant: TenantId,
+        ) -> StoreResult<Vec<StoredEvent>> {
+            self.record("read_stream_of_tenant");
+            self.inner.read_stream_of_tenant(stream, after, tenant).await
+        }
         async fn aggregate_types_of(&self, id: Uuid, tenant: TenantFilter) -> StoreResult<Vec<String>> {
             self.record("aggregate_types_of");
             self.inner.aggregate_types_of(id, tenant).await
@@ -516,6 +525,14 @@ mod equal_work {
         })
         .await;
         store.take();
+
+        let owned = tenant_scope(acme, repository.load(long)).await.unwrap();
+        assert_eq!(owned.version(), 501);
+        assert_eq!(
+            store.take(),
+            ["read_stream_of_tenant"],
+            "an owned aggregate loads in one store call"
+        );
 
         let foreign = tenant_scope(globex, repository.load(long)).await.unwrap_err();
         let foreign_calls = store.take();

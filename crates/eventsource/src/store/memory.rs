@@ -26,6 +26,26 @@ struct Log {
     event_ids: HashSet<Uuid>,
 }
 
+impl Log {
+    fn stream_after(&self, stream: &StreamId, after_version: u64) -> Vec<StoredEvent> {
+        let indexes = self.streams.get(stream).map(Vec::as_slice).unwrap_or_default();
+        let after = usize::try_from(after_version)
+            .unwrap_or(usize::MAX)
+            .min(indexes.len());
+        indexes[after..]
+            .iter()
+            .map(|&index| self.events[index].clone())
+            .collect()
+    }
+
+    fn first_event_tenant(&self, stream: &StreamId) -> Option<Option<TenantId>> {
+        self.streams
+            .get(stream)
+            .and_then(|indexes| indexes.first())
+            .map(|&index| self.events[index].event.envelope.tenant_id)
+    }
+}
+
 /// An event store held in memory. Cloning it shares the same events.
 #[derive(Clone, Default)]
 pub struct InMemoryEventStore {
@@ -82,19 +102,23 @@ impl EventStore for InMemoryEventStore {
             }
         }
 
-        let mut positions = Vec::new();
+        let total: usize = writes.iter().map(|write| write.events.len()).sum();
+        let mut positions = Vec::with_capacity(total);
+        log.events.reserve(total);
+        log.event_ids.reserve(total);
         for (stream, write) in streams.into_iter().zip(writes) {
+            let first = log.events.len();
             for event in &write.events {
-                let index = log.events.len();
-                let position = index as u64 + 1;
+                let position = log.events.len() as u64 + 1;
                 log.event_ids.insert(event.envelope.event_id);
                 log.events.push(StoredEvent {
                     position,
                     event: event.clone(),
                 });
-                log.streams.entry(stream.clone()).or_default().push(index);
                 positions.push(position);
             }
+            let last = log.events.len();
+            log.streams.entry(stream).or_default().extend(first..last);
         }
         drop(log);
         self.appended.notify_waiters();
@@ -111,13 +135,20 @@ impl EventStore for InMemoryEventStore {
     }
 
     async fn read_stream(&self, stream: &StreamId, after_version: u64) -> StoreResult<Vec<StoredEvent>> {
+        Ok(self.read().stream_after(stream, after_version))
+    }
+
+    async fn read_stream_of_tenant(
+        &self,
+        stream: &StreamId,
+        after_version: u64,
+        tenant: TenantId,
+    ) -> StoreResult<Vec<StoredEvent>> {
         let log = self.read();
-        let indexes = log.streams.get(stream).map(Vec::as_slice).unwrap_or_default();
-        Ok(indexes
-            .iter()
-            .skip(after_version as usize)
-            .map(|&index| log.events[index].clone())
-            .collect())
+        if log.first_event_tenant(stream) != Some(Some(tenant)) {
+            return Ok(Vec::new());
+        }
+        Ok(log.stream_after(stream, after_version))
     }
 
     async fn stream_version(&self, stream: &StreamId) -> StoreResult<u64> {
@@ -125,12 +156,7 @@ impl EventStore for InMemoryEventStore {
     }
 
     async fn first_event_tenant(&self, stream: &StreamId) -> StoreResult<Option<Option<TenantId>>> {
-        let log = self.read();
-        Ok(log
-            .streams
-            .get(stream)
-            .and_then(|indexes| indexes.first())
-            .map(|&index| log.events[index].event.envelope.tenant_id))
+        Ok(self.read().first_event_tenant(stream))
     }
 
     async fn aggregate_types_of(&self, aggregate_id: Uuid, tenant: TenantFilter) -> StoreResult<Vec<String>> {

@@ -562,6 +562,68 @@ pub async fn the_first_event_tenant_of_a_stream_is_known(store: Store) {
     assert_eq!(store.first_event_tenant(&same_id_other_type).await.unwrap(), None);
 }
 
+/// `read_stream_of_tenant` reads a stream after a version only when its
+/// first event is the tenant's; a missing stream, another tenant's, one
+/// without a tenant and the same id under another type all read as nothing.
+/// Later events are returned as stored (the caller checks each).
+pub async fn reading_a_stream_for_a_tenant_needs_its_first_event(store: Store) {
+    let (acme, globex) = (TenantId::new_random(), TenantId::new_random());
+    let owned = stream_of("Order", 4, Some(acme));
+    let foreign = stream_of("Order", 4, Some(globex));
+    let untenanted = stream_of("Order", 2, None);
+    let mut mixed = stream_of("Order", 2, Some(acme));
+    mixed[1].envelope.tenant_id = Some(globex);
+    for events in [&owned, &foreign, &untenanted, &mixed] {
+        append_new(&store, events.clone()).await;
+    }
+    let versions = |events: Vec<StoredEvent>| -> Vec<u64> {
+        events
+            .iter()
+            .map(|e| e.event.envelope.aggregate_version)
+            .collect()
+    };
+
+    let read = store
+        .read_stream_of_tenant(&StreamId::of(&owned[0]), 0, acme)
+        .await
+        .unwrap();
+    assert_eq!(read.iter().map(|e| e.event.clone()).collect::<Vec<_>>(), owned);
+    let tail = store
+        .read_stream_of_tenant(&StreamId::of(&owned[0]), 2, acme)
+        .await
+        .unwrap();
+    assert_eq!(versions(tail), [3, 4], "only the events after the version");
+    assert!(store
+        .read_stream_of_tenant(&StreamId::of(&owned[0]), 4, acme)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        versions(
+            store
+                .read_stream_of_tenant(&StreamId::of(&mixed[0]), 0, acme)
+                .await
+                .unwrap()
+        ),
+        [1, 2],
+        "a later event of another tenant is returned for the caller to see"
+    );
+
+    let nothing = [
+        (StreamId::of(&foreign[0]), 0, acme),
+        (StreamId::of(&foreign[0]), 2, acme),
+        (StreamId::of(&owned[0]), 0, globex),
+        (StreamId::of(&untenanted[0]), 0, acme),
+        (StreamId::of(&mixed[0]), 1, globex),
+        (StreamId::new(owned[0].envelope.aggregate_id, "Task"), 0, acme),
+        (StreamId::new(Uuid::new_v4(), "Order"), 0, acme),
+    ];
+    for (stream, after, tenant) in nothing {
+        let read = store.read_stream_of_tenant(&stream, after, tenant).await.unwrap();
+        assert!(read.is_empty(), "{stream} after {after} for {tenant}: {read:?}");
+    }
+}
+
 /// `aggregate_types_of` lists an id's streams, only among what the tenant
 /// filter admits.
 pub async fn aggregate_types_of_an_id_respect_the_tenant(store: Store) {

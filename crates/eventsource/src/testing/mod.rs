@@ -119,6 +119,9 @@ macro_rules! projection_store_conformance {
             a_reset_clears_one_projection_only,
             transactions_of_one_projection_are_serialised,
             a_rollback_without_savepoint_is_refused_and_checkpoints_never_go_back,
+            reading_many_documents_answers_each_key_in_order,
+            writing_many_documents_keeps_the_last_of_each_key,
+            deleting_many_documents_removes_only_those,
         );
     };
     (@tests $fixture:ty; $($check:ident),+ $(,)?) => {
@@ -157,6 +160,7 @@ macro_rules! event_store_conformance {
             tenant_stats_count_events_and_aggregates_per_tenant,
             aggregate_types_of_an_id_respect_the_tenant,
             the_first_event_tenant_of_a_stream_is_known,
+            reading_a_stream_for_a_tenant_needs_its_first_event,
             timestamps_keep_their_microseconds,
             payloads_round_trip_exactly,
             a_follower_of_the_feed_never_skips_events_of_concurrent_writers,
