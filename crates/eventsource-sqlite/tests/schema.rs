@@ -26,7 +26,7 @@ async fn migrating_twice_is_harmless_and_keeps_the_events() {
 }
 
 #[tokio::test]
-async fn the_database_runs_in_wal_mode_with_full_sync() {
+async fn the_database_runs_in_wal_mode_with_full_sync_and_a_larger_page_cache() {
     let (store, _folder) = fresh().await;
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(store.pool())
@@ -38,4 +38,9 @@ async fn the_database_runs_in_wal_mode_with_full_sync() {
         .unwrap();
     assert_eq!(mode, "wal");
     assert_eq!(sync, 2, "synchronous = FULL");
+    let cache: i64 = sqlx::query_scalar("PRAGMA cache_size")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(cache, -32768, "32 MiB of page cache per connection");
 }
