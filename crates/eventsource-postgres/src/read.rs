@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use eventsource::{EventFilter, StoreResult, StoredEvent, StreamId, TenantFilter, TenantId, TenantStats};
-use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 use crate::error::backend;
@@ -24,8 +25,10 @@ fn as_bigint(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-fn stored_events(rows: Vec<EventRow>) -> StoreResult<Vec<StoredEvent>> {
-    rows.into_iter().map(EventRow::into_stored).collect()
+fn stored_events(rows: Vec<PgRow>) -> StoreResult<Vec<StoredEvent>> {
+    rows.iter()
+        .map(|row| EventRow::from_row(row).map_err(backend)?.into_stored())
+        .collect()
 }
 
 /// The events of `stream` after `after_version`, in version order.
@@ -34,7 +37,7 @@ pub(crate) async fn read_stream(
     stream: &StreamId,
     after_version: u64,
 ) -> StoreResult<Vec<StoredEvent>> {
-    let rows: Vec<EventRow> = sqlx::query_as(READ_STREAM)
+    let rows: Vec<PgRow> = sqlx::query(READ_STREAM)
         .bind(stream.aggregate_id)
         .bind(&stream.aggregate_type)
         .bind(as_bigint(after_version))
@@ -52,7 +55,7 @@ pub(crate) async fn read_stream_of_tenant(
     after_version: u64,
     tenant: TenantId,
 ) -> StoreResult<Vec<StoredEvent>> {
-    let rows: Vec<EventRow> = sqlx::query_as(READ_STREAM_OF_TENANT)
+    let rows: Vec<PgRow> = sqlx::query(READ_STREAM_OF_TENANT)
         .bind(stream.aggregate_id)
         .bind(&stream.aggregate_type)
         .bind(as_bigint(after_version))
@@ -140,11 +143,7 @@ pub(crate) async fn feed_page(
     size: usize,
 ) -> StoreResult<Vec<StoredEvent>> {
     let mut query = feed_page_query("", filter, after, size);
-    let rows: Vec<EventRow> = query
-        .build_query_as()
-        .fetch_all(connection)
-        .await
-        .map_err(backend)?;
+    let rows: Vec<PgRow> = query.build().fetch_all(connection).await.map_err(backend)?;
     stored_events(rows)
 }
 

@@ -11,26 +11,27 @@ pub(crate) const EVENT_COLUMNS: &str =
      aggregate_id, aggregate_type, version, tenant_id, actor_id, correlation_id, causation_id, \
      metadata::text AS metadata, payload::text AS payload";
 
-/// One row of `events` as selected by [`EVENT_COLUMNS`].
+/// One row of `events` as selected by [`EVENT_COLUMNS`], its text borrowed
+/// from the row (the JSON columns are parsed, never kept as text).
 #[derive(sqlx::FromRow)]
-pub(crate) struct EventRow {
+pub(crate) struct EventRow<'r> {
     global_position: i64,
     event_id: Uuid,
-    event_type: String,
+    event_type: &'r str,
     event_version: i32,
     timestamp: DateTime<Utc>,
     aggregate_id: Uuid,
-    aggregate_type: String,
+    aggregate_type: &'r str,
     version: i32,
     tenant_id: Option<Uuid>,
-    actor_id: Option<String>,
+    actor_id: Option<&'r str>,
     correlation_id: Uuid,
     causation_id: Option<Uuid>,
-    metadata: String,
-    payload: String,
+    metadata: &'r str,
+    payload: &'r str,
 }
 
-impl EventRow {
+impl EventRow<'_> {
     /// The stored event.
     ///
     /// # Errors
@@ -46,19 +47,19 @@ impl EventRow {
             .ok_or_else(|| corrupt(format!("stream version {} is not positive", self.version)))?;
         let event_version = u32::try_from(self.event_version)
             .map_err(|_| corrupt(format!("event_version {} is negative", self.event_version)))?;
-        let payload = json_object(&self.payload).map_err(|e| corrupt(format!("payload: {e}")))?;
-        let metadata = json_object(&self.metadata).map_err(|e| corrupt(format!("metadata: {e}")))?;
+        let payload = json_object(self.payload).map_err(|e| corrupt(format!("payload: {e}")))?;
+        let metadata = json_object(self.metadata).map_err(|e| corrupt(format!("metadata: {e}")))?;
 
         let envelope = Envelope {
             event_id: self.event_id,
-            event_type: self.event_type,
+            event_type: self.event_type.to_owned(),
             event_version,
             occurred_at: self.timestamp,
             aggregate_id: self.aggregate_id,
-            aggregate_type: self.aggregate_type,
+            aggregate_type: self.aggregate_type.to_owned(),
             aggregate_version,
             tenant_id: self.tenant_id.map(TenantId::from_uuid),
-            actor_id: self.actor_id,
+            actor_id: self.actor_id.map(str::to_owned),
             correlation_id: self.correlation_id,
             causation_id: self.causation_id,
             metadata,
@@ -71,6 +72,10 @@ impl EventRow {
 }
 
 fn json_object(text: &str) -> Result<JsonObject, serde_json::Error> {
+    // Most metadata is empty: no parser needed for it.
+    if text == "{}" {
+        return Ok(JsonObject::new());
+    }
     // `serde_json` here keeps key order and number digits as written.
     serde_json::from_str(text)
 }

@@ -66,6 +66,10 @@ pub fn decode(row: &SqliteRow) -> StoreResult<StoredEvent> {
         Uuid::parse_str(value).map_err(|_| corrupt(format!("column {index} holds {value:?}, not a UUID")))
     };
     let object = |name: &str, value: &str| -> StoreResult<JsonObject> {
+        // Most metadata is empty: no parser needed for it.
+        if value == "{}" {
+            return Ok(JsonObject::new());
+        }
         serde_json::from_str(value).map_err(|error| corrupt(format!("{name} is not a JSON object: {error}")))
     };
 
