@@ -142,7 +142,9 @@ impl<A: Aggregate> AggregateRoot<A> {
     /// kept so that a tenant-aware save can refuse it.
     pub fn record_event(&mut self, mut event: Event<A::Event>) -> &Event<A::Event> {
         event.envelope.aggregate_id = self.id;
-        event.envelope.aggregate_type = aggregate_type_of::<A>().to_owned();
+        if event.envelope.aggregate_type != aggregate_type_of::<A>() {
+            event.envelope.aggregate_type = aggregate_type_of::<A>().to_owned();
+        }
         event.envelope.aggregate_version = self.next_version();
         if event.envelope.tenant_id.is_none() {
             event.envelope.tenant_id = self.tenant_id;

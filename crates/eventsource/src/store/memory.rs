@@ -2,6 +2,7 @@
 //! for tests and examples. Everything lives in one process and is lost when
 //! it ends.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
@@ -11,10 +12,10 @@ use uuid::Uuid;
 
 use super::feed::paged_feed;
 use super::{
-    check_expected_version, validate_writes, AppendResult, EventFilter, EventStore, ReadAllOptions,
-    StoreError, StoreResult, StreamId, StreamWrite, TenantFilter, TenantStats,
+    check_expected_version, validate_writes, AppendResult, EventFilter, EventStore, ExpectedVersion,
+    ReadAllOptions, StoreError, StoreResult, StreamId, StreamWrite, TenantFilter, TenantStats,
 };
-use crate::event::StoredEvent;
+use crate::event::{RawEvent, StoredEvent};
 use crate::tenant::TenantId;
 
 #[derive(Default)]
@@ -69,6 +70,49 @@ impl InMemoryEventStore {
         self.log.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Checks every write, then stores them all (moving owned events in).
+    fn insert(&self, writes: Cow<'_, [StreamWrite]>) -> StoreResult<AppendResult> {
+        let streams = validate_writes(&writes)?;
+        let mut log = self.write();
+
+        for (stream, write) in streams.iter().zip(writes.iter()) {
+            let actual = log.streams.get(stream).map_or(0, Vec::len) as u64;
+            check_expected_version(stream, write, actual)?;
+            if let Some(event) = write
+                .events
+                .iter()
+                .find(|e| log.event_ids.contains(&e.envelope.event_id))
+            {
+                return Err(StoreError::DuplicateEvent {
+                    event_id: event.envelope.event_id,
+                });
+            }
+        }
+
+        let total: usize = writes.iter().map(|write| write.events.len()).sum();
+        let batches: Vec<Vec<RawEvent>> = match writes {
+            Cow::Borrowed(writes) => writes.iter().map(|write| write.events.clone()).collect(),
+            Cow::Owned(writes) => writes.into_iter().map(|write| write.events).collect(),
+        };
+        let mut positions = Vec::with_capacity(total);
+        log.events.reserve(total);
+        log.event_ids.reserve(total);
+        for (stream, events) in streams.into_iter().zip(batches) {
+            let first = log.events.len();
+            for event in events {
+                let position = log.events.len() as u64 + 1;
+                log.event_ids.insert(event.envelope.event_id);
+                log.events.push(StoredEvent { position, event });
+                positions.push(position);
+            }
+            let last = log.events.len();
+            log.streams.entry(stream).or_default().extend(first..last);
+        }
+        drop(log);
+        self.appended.notify_waiters();
+        Ok(AppendResult { positions })
+    }
+
     fn page(&self, filter: &EventFilter, after: Option<u64>, size: usize) -> Vec<StoredEvent> {
         let log = self.read();
         let start = after.unwrap_or(0) as usize;
@@ -85,44 +129,13 @@ impl InMemoryEventStore {
 #[async_trait]
 impl EventStore for InMemoryEventStore {
     async fn append_streams(&self, writes: &[StreamWrite]) -> StoreResult<AppendResult> {
-        let streams = validate_writes(writes)?;
-        let mut log = self.write();
+        self.insert(Cow::Borrowed(writes))
+    }
 
-        for (stream, write) in streams.iter().zip(writes) {
-            let actual = log.streams.get(stream).map_or(0, Vec::len) as u64;
-            check_expected_version(stream, write, actual)?;
-            if let Some(event) = write
-                .events
-                .iter()
-                .find(|e| log.event_ids.contains(&e.envelope.event_id))
-            {
-                return Err(StoreError::DuplicateEvent {
-                    event_id: event.envelope.event_id,
-                });
-            }
-        }
-
-        let total: usize = writes.iter().map(|write| write.events.len()).sum();
-        let mut positions = Vec::with_capacity(total);
-        log.events.reserve(total);
-        log.event_ids.reserve(total);
-        for (stream, write) in streams.into_iter().zip(writes) {
-            let first = log.events.len();
-            for event in &write.events {
-                let position = log.events.len() as u64 + 1;
-                log.event_ids.insert(event.envelope.event_id);
-                log.events.push(StoredEvent {
-                    position,
-                    event: event.clone(),
-                });
-                positions.push(position);
-            }
-            let last = log.events.len();
-            log.streams.entry(stream).or_default().extend(first..last);
-        }
-        drop(log);
-        self.appended.notify_waiters();
-        Ok(AppendResult { positions })
+    async fn append(&self, expected: ExpectedVersion, events: Vec<RawEvent>) -> StoreResult<AppendResult> {
+        // The caller gives the events away: they are moved into the log,
+        // not copied.
+        self.insert(Cow::Owned(vec![StreamWrite { expected, events }]))
     }
 
     async fn wait_for_events(&self, after: Option<u64>, max_wait: std::time::Duration) -> StoreResult<()> {
