@@ -624,6 +624,27 @@ pub async fn reading_a_stream_for_a_tenant_needs_its_first_event(store: Store) {
     }
 }
 
+/// A stream longer than any page a store reads at a time comes back whole
+/// and in order, from the start and from versions on either side of a
+/// page's end, also when read for its tenant.
+pub async fn a_long_stream_reads_whole_from_any_version(store: Store) {
+    let acme = TenantId::new_random();
+    let events = stream_of("Order", 2_503, Some(acme));
+    append_new(&store, events.clone()).await;
+    let stream = StreamId::of(&events[0]);
+    for after in [0_u64, 1, 999, 1_000, 1_001, 2_000, 2_502, 2_503] {
+        let expected: Vec<u64> = (after + 1..=2_503).collect();
+        let read = store.read_stream(&stream, after).await.unwrap();
+        let versions: Vec<u64> = read.iter().map(|e| e.event.envelope.aggregate_version).collect();
+        assert_eq!(versions, expected, "read_stream after {after}");
+        let owned = store.read_stream_of_tenant(&stream, after, acme).await.unwrap();
+        let versions: Vec<u64> = owned.iter().map(|e| e.event.envelope.aggregate_version).collect();
+        assert_eq!(versions, expected, "read_stream_of_tenant after {after}");
+    }
+    let whole = store.read_stream(&stream, 0).await.unwrap();
+    assert_eq!(whole.iter().map(|e| e.event.clone()).collect::<Vec<_>>(), events);
+}
+
 /// `aggregate_types_of` lists an id's streams, only among what the tenant
 /// filter admits.
 pub async fn aggregate_types_of_an_id_respect_the_tenant(store: Store) {

@@ -161,6 +161,7 @@ macro_rules! event_store_conformance {
             aggregate_types_of_an_id_respect_the_tenant,
             the_first_event_tenant_of_a_stream_is_known,
             reading_a_stream_for_a_tenant_needs_its_first_event,
+            a_long_stream_reads_whole_from_any_version,
             timestamps_keep_their_microseconds,
             payloads_round_trip_exactly,
             a_follower_of_the_feed_never_skips_events_of_concurrent_writers,
