@@ -16,7 +16,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
-use eventsource::projection::{Checkpoint, DeadLetter, Document, ProjectionStore, ProjectionTx};
+use eventsource::projection::{Checkpoint, DeadLetter, Document, DocumentKey, ProjectionStore, ProjectionTx};
 use eventsource::{StoreError, StoreResult, StoredEvent, TenantFilter, TenantId};
 use serde_json::Value;
 use sqlx::{Executor, PgPool, Postgres, QueryBuilder, Transaction};
@@ -34,6 +34,9 @@ const ADVANCE_CHECKPOINT: &str = include_str!("sql/projection/advance_checkpoint
 const DOCUMENT: &str = include_str!("sql/projection/document.sql");
 const PUT: &str = include_str!("sql/projection/put.sql");
 const DELETE: &str = include_str!("sql/projection/delete.sql");
+const GET_MANY: &str = include_str!("sql/projection/get_many.sql");
+const PUT_MANY: &str = include_str!("sql/projection/put_many.sql");
+const DELETE_MANY: &str = include_str!("sql/projection/delete_many.sql");
 const PARK: &str = include_str!("sql/projection/park.sql");
 const REMOVE_DEAD_LETTER: &str = include_str!("sql/projection/remove_dead_letter.sql");
 const DEAD_LETTERS: &str = include_str!("sql/projection/dead_letters.sql");
@@ -250,6 +253,69 @@ impl ProjectionTx for PostgresProjectionTx {
         Ok(())
     }
 
+    async fn get_many(&mut self, keys: &[DocumentKey]) -> StoreResult<Vec<Option<Value>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (tenants, names) = key_columns(keys)?;
+        let rows: Vec<(i64, String)> = sqlx::query_as(GET_MANY)
+            .bind(&self.projection)
+            .bind(tenants)
+            .bind(names)
+            .fetch_all(&mut *self.transaction)
+            .await
+            .map_err(backend)?;
+        let mut values = vec![None; keys.len()];
+        for (ordinal, value) in rows {
+            // WITH ORDINALITY counts from 1, within the arrays sent.
+            let slot = usize::try_from(ordinal - 1).map_err(StoreError::backend)?;
+            values[slot] = Some(json_value(&value)?);
+        }
+        Ok(values)
+    }
+
+    async fn put_many(&mut self, documents: &[Document]) -> StoreResult<()> {
+        if documents.is_empty() {
+            return Ok(());
+        }
+        let mut tenants = Vec::with_capacity(documents.len());
+        let mut names = Vec::with_capacity(documents.len());
+        let mut values = Vec::with_capacity(documents.len());
+        for document in documents {
+            tenants.push(document.tenant_id.as_ref().map(TenantId::as_uuid));
+            names.push(bounds::text("document key", &document.key)?);
+            values.push(document.value.to_string());
+        }
+        sqlx::query(PUT_MANY)
+            .bind(&self.projection)
+            .bind(tenants)
+            .bind(names)
+            .bind(values)
+            .execute(&mut *self.transaction)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn delete_many(&mut self, keys: &[DocumentKey]) -> StoreResult<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let (tenants, names) = key_columns(keys)?;
+        sqlx::query(DELETE_MANY)
+            .bind(&self.projection)
+            .bind(tenants)
+            .bind(names)
+            .execute(&mut *self.transaction)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn check_document_key(&self, key: &str) -> StoreResult<()> {
+        bounds::text("document key", key).map(drop)
+    }
+
     async fn savepoint(&mut self) -> StoreResult<()> {
         // One savepoint at a time: the previous one is released in the same
         // round trip, so they do not pile up over a batch.
@@ -351,6 +417,20 @@ async fn read_document<'e>(
         .await
         .map_err(backend)?;
     value.as_deref().map(json_value).transpose()
+}
+
+/// The tenants and keys of `keys` as two arrays, element by element; a key
+/// PostgreSQL text cannot hold is refused before anything is sent.
+fn key_columns(keys: &[DocumentKey]) -> StoreResult<(Vec<Option<Uuid>>, Vec<&str>)> {
+    let tenants = keys
+        .iter()
+        .map(|key| key.tenant_id.as_ref().map(TenantId::as_uuid))
+        .collect();
+    let names = keys
+        .iter()
+        .map(|key| bounds::text("document key", &key.key))
+        .collect::<StoreResult<_>>()?;
+    Ok((tenants, names))
 }
 
 fn json_value(text: &str) -> StoreResult<Value> {

@@ -6,11 +6,11 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
-use eventsource::projection::{Checkpoint, DeadLetter, Document, ProjectionStore, ProjectionTx};
+use eventsource::projection::{Checkpoint, DeadLetter, Document, DocumentKey, ProjectionStore, ProjectionTx};
 use eventsource::{StoreError, StoreResult, StoredEvent, TenantFilter, TenantId};
 use serde_json::Value;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
 use crate::row::{timestamp_text, uuid_text};
@@ -59,6 +59,10 @@ fn dead_letter_of(row: &SqliteRow) -> StoreResult<DeadLetter> {
         last_failed_at: parse_time(&get_text(9)?)?,
     })
 }
+
+/// Rows of one multi-row statement: at four parameters a row, under 999,
+/// the smallest parameter limit SQLite has been built with.
+const ROWS_PER_STATEMENT: usize = 200;
 
 const DEAD_LETTER_COLUMNS: &str =
     "id, projection, position, event_id, event_type, tenant_id, error, attempts, \
@@ -206,6 +210,29 @@ where
     value.as_deref().map(parse_json).transpose()
 }
 
+/// The documents of `keys` that exist, each with its index in `keys` plus
+/// `first`: one statement joining the keys, as a `VALUES` list, to the
+/// documents' primary key.
+fn select_documents<'a>(
+    projection: &'a str,
+    first: usize,
+    keys: &'a [DocumentKey],
+) -> QueryBuilder<'a, Sqlite> {
+    let mut query = QueryBuilder::<Sqlite>::new("WITH wanted (ordinal, tenant, key) AS (");
+    query.push_values(keys.iter().enumerate(), |mut row, (index, key)| {
+        row.push_bind((first + index) as i64)
+            .push_bind(tenant_key(key.tenant_id))
+            .push_bind(key.key.as_str());
+    });
+    query.push(
+        ") SELECT wanted.ordinal, d.value FROM wanted JOIN projection_documents AS d \
+         ON d.projection = ",
+    );
+    query.push_bind(projection);
+    query.push(" AND d.tenant = wanted.tenant AND d.key = wanted.key");
+    query
+}
+
 struct SqliteProjectionTx {
     transaction: Transaction<'static, Sqlite>,
     projection: String,
@@ -261,6 +288,67 @@ impl ProjectionTx for SqliteProjectionTx {
             .execute(&mut *self.transaction)
             .await
             .map_err(StoreError::backend)?;
+        Ok(())
+    }
+
+    async fn get_many(&mut self, keys: &[DocumentKey]) -> StoreResult<Vec<Option<Value>>> {
+        let mut values = vec![None; keys.len()];
+        for (chunk, chunk_keys) in keys.chunks(ROWS_PER_STATEMENT).enumerate() {
+            let first = chunk * ROWS_PER_STATEMENT;
+            let rows = select_documents(&self.projection, first, chunk_keys)
+                .build()
+                .fetch_all(&mut *self.transaction)
+                .await
+                .map_err(StoreError::backend)?;
+            for row in rows {
+                let ordinal: i64 = row.try_get(0).map_err(StoreError::backend)?;
+                let value: String = row.try_get(1).map_err(StoreError::backend)?;
+                values[ordinal as usize] = Some(parse_json(&value)?);
+            }
+        }
+        Ok(values)
+    }
+
+    async fn put_many(&mut self, documents: &[Document]) -> StoreResult<()> {
+        for chunk in documents.chunks(ROWS_PER_STATEMENT) {
+            let mut query = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO projection_documents (projection, tenant, key, value) ",
+            );
+            // SQLite applies the upsert row by row, so of two rows with the
+            // same key the later one wins.
+            query.push_values(chunk, |mut row, document| {
+                row.push_bind(self.projection.as_str())
+                    .push_bind(tenant_key(document.tenant_id))
+                    .push_bind(document.key.as_str())
+                    .push_bind(document.value.to_string());
+            });
+            query.push(" ON CONFLICT (projection, tenant, key) DO UPDATE SET value = excluded.value");
+            query
+                .build()
+                .execute(&mut *self.transaction)
+                .await
+                .map_err(StoreError::backend)?;
+        }
+        Ok(())
+    }
+
+    async fn delete_many(&mut self, keys: &[DocumentKey]) -> StoreResult<()> {
+        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+            let mut query =
+                QueryBuilder::<Sqlite>::new("DELETE FROM projection_documents WHERE projection = ");
+            query.push_bind(self.projection.as_str());
+            query.push(" AND (tenant, key) IN (");
+            query.push_values(chunk, |mut row, key| {
+                row.push_bind(tenant_key(key.tenant_id))
+                    .push_bind(key.key.as_str());
+            });
+            query.push(")");
+            query
+                .build()
+                .execute(&mut *self.transaction)
+                .await
+                .map_err(StoreError::backend)?;
+        }
         Ok(())
     }
 

@@ -8,40 +8,10 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::store::ProjectionTx;
+use super::store::{DocumentKey, ProjectionTx};
 use super::{Projection, ProjectionError};
 use crate::event::{payload_from_object, DomainEvent, Envelope, Event, StoredEvent};
 use crate::store::TenantFilter;
-use crate::tenant::TenantId;
-
-/// Which document an event changes: a key, unique within the tenant.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct DocumentKey {
-    /// The document's tenant (usually the event's).
-    pub tenant_id: Option<TenantId>,
-    /// The key within the tenant.
-    pub key: String,
-}
-
-impl DocumentKey {
-    /// One document per aggregate, in the event's tenant.
-    pub fn per_aggregate(envelope: &Envelope) -> Self {
-        Self {
-            tenant_id: envelope.tenant_id,
-            key: envelope.aggregate_id.to_string(),
-        }
-    }
-
-    /// One document per tenant (and one for events without a tenant).
-    pub fn per_tenant(envelope: &Envelope) -> Self {
-        Self {
-            tenant_id: envelope.tenant_id,
-            key: envelope
-                .tenant_id
-                .map_or_else(|| "none".to_owned(), |tenant| tenant.to_string()),
-        }
-    }
-}
 
 type Handler<D> = Arc<dyn Fn(&StoredEvent, &mut Option<D>) -> Result<(), ProjectionError> + Send + Sync>;
 type KeyFn = Arc<dyn Fn(&Envelope) -> DocumentKey + Send + Sync>;
@@ -137,6 +107,18 @@ impl<D: Serialize + DeserializeOwned + Send + Sync + 'static> Projection for Dec
 
     fn tenant_filter(&self) -> TenantFilter {
         self.tenant
+    }
+
+    /// The key of every event it has a handler for, as [`Self::apply`]
+    /// will ask for it.
+    fn document_keys(&self, events: &[StoredEvent]) -> Option<Vec<DocumentKey>> {
+        let keys = events
+            .iter()
+            .map(|event| &event.event.envelope)
+            .filter(|envelope| self.handlers.contains_key(envelope.event_type.as_str()))
+            .map(|envelope| (self.key)(envelope))
+            .collect();
+        Some(keys)
     }
 
     async fn apply(&self, event: &StoredEvent, model: &mut dyn ProjectionTx) -> Result<(), ProjectionError> {

@@ -12,10 +12,15 @@
 //! then parked as a [`DeadLetter`] so the events after it are still
 //! processed; parked events can be listed, retried and discarded.
 //!
+//! Within a batch, the runner keeps the documents it read and changed in a
+//! cache and writes the changed ones once, just before the checkpoint and
+//! the commit; a failing event's changes are undone in that cache.
+//!
 //! [`DeclarativeProjection`] is the usual way to write one: typed handlers
 //! picked by event type, one document per event; events it has no handler
 //! for are not even read from the store.
 
+mod cache;
 mod declarative;
 mod memory;
 mod runner;
@@ -29,10 +34,10 @@ use crate::event::StoredEvent;
 use crate::store::{StoreError, TenantFilter};
 use crate::tenant::TenantId;
 
-pub use declarative::{DeclarativeProjection, DocumentKey};
+pub use declarative::DeclarativeProjection;
 pub use memory::InMemoryProjectionStore;
 pub use runner::{CatchUpReport, ProjectionRunner, RetryPolicy, RunnerOptions};
-pub use store::{Document, ProjectionStore, ProjectionTx};
+pub use store::{Document, DocumentKey, ProjectionStore, ProjectionTx};
 
 /// A read model fed by events.
 #[async_trait]
@@ -50,6 +55,16 @@ pub trait Projection: Send + Sync {
     /// Whose events it sees.
     fn tenant_filter(&self) -> TenantFilter {
         TenantFilter::Any
+    }
+
+    /// The documents [`Projection::apply`] will read for `events`, when it
+    /// can tell in advance; `None` (the default) when it cannot. The runner
+    /// reads them all in one request before applying a batch. It is a hint:
+    /// a document left out is still read when asked for, one listed but
+    /// never asked for costs only its read, and duplicates are harmless.
+    fn document_keys(&self, events: &[StoredEvent]) -> Option<Vec<DocumentKey>> {
+        let _ = events;
+        None
     }
 
     /// Applies one event to the read model through `model`.

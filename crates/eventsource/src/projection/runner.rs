@@ -9,6 +9,7 @@ use chrono::Utc;
 use futures::{FutureExt, TryStreamExt};
 use tracing::{debug, info, warn};
 
+use super::cache::DocumentCache;
 use super::store::{ProjectionStore, ProjectionTx};
 use super::{Projection, ProjectionError};
 use crate::event::StoredEvent;
@@ -79,6 +80,16 @@ pub struct CatchUpReport {
     pub position: Option<u64>,
 }
 
+/// A batch of events read before its transaction began.
+struct ReadBatch {
+    /// The checkpoint it was read after.
+    after: Option<u64>,
+    /// The feed's head just before the read.
+    head: Option<u64>,
+    /// At most a batch of the projection's events after `after`.
+    events: Vec<StoredEvent>,
+}
+
 /// Runs projections against an event store and a projection store.
 #[derive(Clone)]
 pub struct ProjectionRunner {
@@ -133,43 +144,47 @@ impl ProjectionRunner {
     /// [`ProjectionError::Store`] when reading events or committing fails;
     /// nothing of the batch is committed then.
     pub async fn run_batch(&self, projection: &dyn Projection) -> Result<CatchUpReport, ProjectionError> {
+        let (report, _) = self.run_batch_reading_ahead(projection, None, false).await?;
+        Ok(report)
+    }
+
+    /// Runs one batch, `ahead` if it was read already. With `read_next`,
+    /// a full batch reads the one after it while it commits, and returns
+    /// it for the next call.
+    async fn run_batch_reading_ahead(
+        &self,
+        projection: &dyn Projection,
+        ahead: Option<ReadBatch>,
+        read_next: bool,
+    ) -> Result<(CatchUpReport, Option<ReadBatch>), ProjectionError> {
         let name = projection.name();
-        let (mut tx, after, head, batch) = loop {
-            // Read outside the transaction: on SQLite an open projection
-            // transaction holds the only write lock, and reading the feed
-            // through the same pool while writers queue for that lock could
-            // leave it no connection to read with.
-            let after = self.models.checkpoint(name).await?.map(|c| c.position);
-            // Every event up to `head` is visible to the read below, so
-            // events the filter skipped up to there are done.
-            let head = self.events.current_position().await?;
-            let batch = self.read_batch(projection, after).await?;
-
-            // The checkpoint is checked again inside the transaction that
-            // moves it: if another runner moved it since (one aborted while
-            // its commit was on the way, say), this batch is stale.
-            let mut tx = self.models.begin(name).await?;
-            if tx.checkpoint_position().await? == after {
-                break (tx, after, head, batch);
-            }
-            debug!(projection = name, "checkpoint moved while reading; reading again");
-        };
-
+        let (tx, ReadBatch { after, head, events }) = self.begin_batch(projection, ahead).await?;
+        let mut documents = DocumentCache::new(tx);
+        if let Some(keys) = projection.document_keys(&events) {
+            documents.prefetch(keys).await?;
+        }
         let mut report = CatchUpReport::default();
-        for event in &batch {
-            if self.apply_with_retries(projection, event, tx.as_mut()).await? {
+        for event in &events {
+            if self.apply_with_retries(projection, event, &mut documents).await? {
                 report.handled += 1;
             } else {
                 report.parked += 1;
             }
         }
-        let last_read = batch.last().map(|event| event.position);
-        let caught_up = batch.len() < self.options.batch_size;
+        let last_read = events.last().map(|event| event.position);
+        let caught_up = events.len() < self.options.batch_size;
         let position = if caught_up { last_read.max(head) } else { last_read };
+        let mut next = None;
         if position > after {
-            tx.advance_checkpoint(position.unwrap_or(0), batch.len() as u64)
+            documents.flush().await?;
+            documents
+                .advance_checkpoint(position.unwrap_or(0), events.len() as u64)
                 .await?;
-            tx.commit().await?;
+            if read_next && !caught_up {
+                next = self.commit_reading_next(projection, documents, position).await?;
+            } else {
+                documents.commit().await?;
+            }
         }
         report.position = position.max(after);
         debug!(
@@ -179,7 +194,76 @@ impl ProjectionRunner {
             parked = report.parked,
             "batch committed"
         );
-        Ok(report)
+        Ok((report, next))
+    }
+
+    /// Begins the transaction of a batch: `ahead`, or one read afresh from
+    /// the committed checkpoint, provided the checkpoint is still where the
+    /// batch was read from.
+    async fn begin_batch(
+        &self,
+        projection: &dyn Projection,
+        mut ahead: Option<ReadBatch>,
+    ) -> Result<(Box<dyn ProjectionTx + '_>, ReadBatch), ProjectionError> {
+        let name = projection.name();
+        loop {
+            let batch = match ahead.take() {
+                Some(batch) => batch,
+                None => {
+                    // Read outside the transaction: on SQLite an open
+                    // projection transaction holds the only write lock, and
+                    // reading the feed through the same pool while writers
+                    // queue for that lock could leave it no connection to
+                    // read with.
+                    let after = self.models.checkpoint(name).await?.map(|c| c.position);
+                    self.read_after(projection, after).await?
+                }
+            };
+
+            // The checkpoint is checked again inside the transaction that
+            // moves it: if another runner moved it since (one aborted while
+            // its commit was on the way, say), this batch is stale.
+            let mut tx = self.models.begin(name).await?;
+            if tx.checkpoint_position().await? == batch.after {
+                return Ok((tx, batch));
+            }
+            debug!(projection = name, "checkpoint moved while reading; reading again");
+        }
+    }
+
+    /// Commits a batch while reading the one after `position`, its new
+    /// checkpoint. The read waits on nothing the commit holds (the commit
+    /// goes on while the read waits for a connection), and the next
+    /// transaction checks that the checkpoint is indeed `position`. A
+    /// failed read is only logged: the next batch is read again then.
+    async fn commit_reading_next(
+        &self,
+        projection: &dyn Projection,
+        documents: DocumentCache<'_>,
+        position: Option<u64>,
+    ) -> Result<Option<ReadBatch>, ProjectionError> {
+        let (committed, next) = tokio::join!(documents.commit(), self.read_after(projection, position));
+        committed?;
+        match next {
+            Ok(next) => Ok(Some(next)),
+            Err(error) => {
+                debug!(projection = projection.name(), %error, "reading ahead failed");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The batch after `after`.
+    async fn read_after(
+        &self,
+        projection: &dyn Projection,
+        after: Option<u64>,
+    ) -> Result<ReadBatch, ProjectionError> {
+        // Every event up to `head` is visible to the read below, so events
+        // the filter skipped up to there are done.
+        let head = self.events.current_position().await?;
+        let events = self.read_batch(projection, after).await?;
+        Ok(ReadBatch { after, head, events })
     }
 
     async fn read_batch(
@@ -251,8 +335,12 @@ impl ProjectionRunner {
         mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<CatchUpReport, ProjectionError> {
         let mut total = CatchUpReport::default();
+        let mut ahead = None;
         loop {
-            let batch = self.run_batch(projection).await?;
+            let (batch, next) = self
+                .run_batch_reading_ahead(projection, ahead.take(), true)
+                .await?;
+            ahead = next;
             total.handled += batch.handled;
             total.parked += batch.parked;
             total.position = batch.position;
@@ -360,18 +448,19 @@ impl ProjectionRunner {
                 ))
             })?;
 
-        let mut tx = self.models.begin(name).await?;
-        tx.savepoint().await?;
-        let outcome = projection.apply(&event, tx.as_mut()).await;
+        // The same cache as a batch's, so the event is applied the same way.
+        let mut documents = DocumentCache::new(self.models.begin(name).await?);
+        documents.savepoint().await?;
+        let outcome = projection.apply(&event, &mut documents).await;
         let handled = match outcome {
-            Ok(()) => tx.remove_dead_letter(id).await?,
+            Ok(()) => documents.remove_dead_letter(id).await?,
             Err(error) => {
-                tx.rollback_to_savepoint().await?;
-                tx.park(&event, &error.to_string(), 1, Utc::now()).await?;
+                documents.rollback_to_savepoint().await?;
+                documents.park(&event, &error.to_string(), 1, Utc::now()).await?;
                 false
             }
         };
-        tx.commit().await?;
+        documents.commit().await?;
         Ok(handled)
     }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{Checkpoint, DeadLetter};
-use crate::event::StoredEvent;
+use crate::event::{Envelope, StoredEvent};
 use crate::store::{StoreResult, TenantFilter};
 use crate::tenant::TenantId;
 
@@ -18,6 +18,35 @@ pub struct Document {
     pub key: String,
     /// Its content.
     pub value: Value,
+}
+
+/// Which document: a key, unique within the tenant (and the projection).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DocumentKey {
+    /// The document's tenant (usually the event's).
+    pub tenant_id: Option<TenantId>,
+    /// The key within the tenant.
+    pub key: String,
+}
+
+impl DocumentKey {
+    /// One document per aggregate, in the event's tenant.
+    pub fn per_aggregate(envelope: &Envelope) -> Self {
+        Self {
+            tenant_id: envelope.tenant_id,
+            key: envelope.aggregate_id.to_string(),
+        }
+    }
+
+    /// One document per tenant (and one for events without a tenant).
+    pub fn per_tenant(envelope: &Envelope) -> Self {
+        Self {
+            tenant_id: envelope.tenant_id,
+            key: envelope
+                .tenant_id
+                .map_or_else(|| "none".to_owned(), |tenant| tenant.to_string()),
+        }
+    }
 }
 
 /// Storage for read models. Every change goes through a [`ProjectionTx`];
@@ -124,6 +153,71 @@ pub trait ProjectionTx: Send {
     ///
     /// [`StoreError::Backend`](crate::StoreError::Backend).
     async fn delete(&mut self, tenant: Option<TenantId>, key: &str) -> StoreResult<()>;
+
+    /// Reads several documents, seeing this transaction's own changes: one
+    /// answer per key, in the order given (a key given twice is answered
+    /// twice). The default asks [`ProjectionTx::get`] once per key; the SQL
+    /// stores read them all in one statement.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InvalidArgument`](crate::StoreError::InvalidArgument)
+    /// for a key the store cannot hold,
+    /// [`StoreError::Backend`](crate::StoreError::Backend).
+    async fn get_many(&mut self, keys: &[DocumentKey]) -> StoreResult<Vec<Option<Value>>> {
+        let mut values = Vec::with_capacity(keys.len());
+        for key in keys {
+            values.push(self.get(key.tenant_id, &key.key).await?);
+        }
+        Ok(values)
+    }
+
+    /// Writes several documents; of two with the same tenant and key, the
+    /// later one wins. The default calls [`ProjectionTx::put`] once per
+    /// document; the SQL stores write them all in one statement.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InvalidArgument`](crate::StoreError::InvalidArgument)
+    /// for a key the store cannot hold (nothing is written then),
+    /// [`StoreError::Backend`](crate::StoreError::Backend).
+    async fn put_many(&mut self, documents: &[Document]) -> StoreResult<()> {
+        for document in documents {
+            self.put(document.tenant_id, &document.key, &document.value)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes several documents (absent ones are passed over). The default
+    /// calls [`ProjectionTx::delete`] once per key; the SQL stores delete
+    /// them all in one statement.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InvalidArgument`](crate::StoreError::InvalidArgument)
+    /// for a key the store cannot hold (nothing is deleted then),
+    /// [`StoreError::Backend`](crate::StoreError::Backend).
+    async fn delete_many(&mut self, keys: &[DocumentKey]) -> StoreResult<()> {
+        for key in keys {
+            self.delete(key.tenant_id, &key.key).await?;
+        }
+        Ok(())
+    }
+
+    /// Refuses, without sending anything, a document key this store cannot
+    /// hold. The runner stages writes and sends them at the end of a batch;
+    /// checking each key when it is staged lets the one event that made it
+    /// fail and be parked, instead of failing the whole batch at commit.
+    /// Every key is accepted by default.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InvalidArgument`](crate::StoreError::InvalidArgument).
+    fn check_document_key(&self, key: &str) -> StoreResult<()> {
+        let _ = key;
+        Ok(())
+    }
 
     /// Marks a point that [`ProjectionTx::rollback_to_savepoint`] returns to.
     /// One savepoint at a time.

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::fixtures::event_for;
 use crate::event::StoredEvent;
-use crate::projection::ProjectionStore;
+use crate::projection::{Document, DocumentKey, ProjectionStore};
 use crate::store::TenantFilter;
 use crate::tenant::TenantId;
 
@@ -297,4 +297,132 @@ pub async fn a_rollback_without_savepoint_is_refused_and_checkpoints_never_go_ba
     );
     let checkpoint = store.checkpoint("orders").await.unwrap().unwrap();
     assert_eq!((checkpoint.position, checkpoint.events_processed), (9, 3));
+}
+
+fn key(tenant: Option<TenantId>, key: &str) -> DocumentKey {
+    DocumentKey {
+        tenant_id: tenant,
+        key: key.to_owned(),
+    }
+}
+
+fn document(tenant: Option<TenantId>, key: &str, value: serde_json::Value) -> Document {
+    Document {
+        tenant_id: tenant,
+        key: key.to_owned(),
+        value,
+    }
+}
+
+/// Reading many documents answers each key in the order asked, a key
+/// asked twice twice, a missing one with `None`; the same key is a
+/// different document for each tenant and for none; the transaction's own
+/// writes are seen; nothing asked, nothing answered.
+pub async fn reading_many_documents_answers_each_key_in_order(store: Store) {
+    let (acme, globex) = (Some(TenantId::new_random()), Some(TenantId::new_random()));
+    let mut tx = store.begin("orders").await.unwrap();
+    tx.put(acme, "k", &json!("acme")).await.unwrap();
+    tx.put(None, "k", &json!("none")).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin("orders").await.unwrap();
+    assert!(tx.get_many(&[]).await.unwrap().is_empty());
+    tx.put(globex, "k", &json!("globex, uncommitted")).await.unwrap();
+    let asked = [
+        key(None, "k"),
+        key(acme, "missing"),
+        key(globex, "k"),
+        key(acme, "k"),
+        key(None, "k"),
+    ];
+    assert_eq!(
+        tx.get_many(&asked).await.unwrap(),
+        [
+            Some(json!("none")),
+            None,
+            Some(json!("globex, uncommitted")),
+            Some(json!("acme")),
+            Some(json!("none")),
+        ]
+    );
+}
+
+/// Writing many documents writes each tenant's own; of two with the same
+/// tenant and key the later wins; they commit with the transaction, and
+/// an empty write changes nothing. More documents than one statement of
+/// a SQL store holds are written too.
+pub async fn writing_many_documents_keeps_the_last_of_each_key(store: Store) {
+    let (acme, globex) = (Some(TenantId::new_random()), Some(TenantId::new_random()));
+    let mut tx = store.begin("orders").await.unwrap();
+    tx.put_many(&[]).await.unwrap();
+    tx.put(acme, "k", &json!("stored before")).await.unwrap();
+    tx.put_many(&[
+        document(acme, "k", json!("acme, first")),
+        document(globex, "k", json!("globex")),
+        document(None, "k", json!("none")),
+        document(acme, "k", json!("acme, last")),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(tx.get(acme, "k").await.unwrap(), Some(json!("acme, last")));
+    let many: Vec<Document> = (0..450)
+        .map(|n| document(globex, &format!("many-{n}"), json!({ "n": n })))
+        .collect();
+    tx.put_many(&many).await.unwrap();
+    tx.commit().await.unwrap();
+
+    for (tenant, expected) in [(acme, "acme, last"), (globex, "globex"), (None, "none")] {
+        assert_eq!(
+            store.document("orders", tenant, "k").await.unwrap(),
+            Some(json!(expected))
+        );
+    }
+    let mut tx = store.begin("orders").await.unwrap();
+    let keys: Vec<DocumentKey> = many.iter().map(|d| key(d.tenant_id, &d.key)).collect();
+    let values = tx.get_many(&keys).await.unwrap();
+    let expected: Vec<Option<serde_json::Value>> = many.into_iter().map(|d| Some(d.value)).collect();
+    assert!(values == expected, "every one of many documents reads back");
+}
+
+/// Deleting many documents removes exactly those keys of those tenants:
+/// the transaction sees them gone at once, the commit makes it so; absent
+/// keys and an empty list are passed over.
+pub async fn deleting_many_documents_removes_only_those(store: Store) {
+    let (acme, globex) = (Some(TenantId::new_random()), Some(TenantId::new_random()));
+    let mut tx = store.begin("orders").await.unwrap();
+    for tenant in [acme, globex, None] {
+        tx.put(tenant, "k", &json!("kept")).await.unwrap();
+        tx.put(tenant, "gone", &json!("deleted")).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin("orders").await.unwrap();
+    tx.delete_many(&[]).await.unwrap();
+    let deleted = [
+        key(acme, "gone"),
+        key(None, "gone"),
+        key(acme, "gone"),
+        key(acme, "never-there"),
+    ];
+    tx.delete_many(&deleted).await.unwrap();
+    assert_eq!(tx.get(acme, "gone").await.unwrap(), None);
+    assert_eq!(
+        tx.get_many(&[key(None, "gone"), key(globex, "gone"), key(acme, "k")])
+            .await
+            .unwrap(),
+        [None, Some(json!("deleted")), Some(json!("kept"))]
+    );
+    tx.commit().await.unwrap();
+
+    assert_eq!(store.document("orders", acme, "gone").await.unwrap(), None);
+    assert_eq!(store.document("orders", None, "gone").await.unwrap(), None);
+    assert_eq!(
+        store.document("orders", globex, "gone").await.unwrap(),
+        Some(json!("deleted")),
+        "another tenant's document of the same key stays"
+    );
+    assert_eq!(
+        store.documents("orders", TenantFilter::Any).await.unwrap().len(),
+        4
+    );
 }
