@@ -90,7 +90,10 @@ impl PostgresEventStore {
     }
 
     /// A store on a pool configured by the caller (size, timeouts, the role
-    /// it logs in as, `after_connect` hooks).
+    /// it logs in as, `after_connect` hooks). Its connections keep the
+    /// caller's settings; [`Self::connect_with`] also sets
+    /// `plan_cache_mode = force_generic_plan`, which makes saves about a
+    /// quarter faster: set it on the caller's connect options for the same.
     pub fn from_pool(pool: PgPool) -> Self {
         Self {
             pool,
