@@ -61,12 +61,6 @@ impl PostgresEventStore {
         let probe = PgConnection::connect_with(&options).await.map_err(backend)?;
         probe.close().await.map_err(backend)?;
 
-        // Generic plans: every statement of the store is shaped so that its
-        // plan does not depend on the values (index probes, lateral lookups),
-        // and PostgreSQL otherwise re-planned the append, a statement of
-        // several parts, on every save: a quarter of a save's time on this
-        // machine (0.89 against 0.65 ms per 10-event save, one writer).
-        let options = options.options([("plan_cache_mode", "force_generic_plan")]);
         // No ping before each acquire: a save stays one round trip, and a
         // broken connection surfaces as an error of the call that used it
         // (the pool then drops it).
@@ -90,10 +84,7 @@ impl PostgresEventStore {
     }
 
     /// A store on a pool configured by the caller (size, timeouts, the role
-    /// it logs in as, `after_connect` hooks). Its connections keep the
-    /// caller's settings; [`Self::connect_with`] also sets
-    /// `plan_cache_mode = force_generic_plan`, which makes saves about a
-    /// quarter faster: set it on the caller's connect options for the same.
+    /// it logs in as, `after_connect` hooks).
     pub fn from_pool(pool: PgPool) -> Self {
         Self {
             pool,

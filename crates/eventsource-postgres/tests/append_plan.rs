@@ -55,17 +55,3 @@ async fn saves_into_a_grown_table_never_scan_it() {
         after - before
     );
 }
-
-#[tokio::test]
-async fn a_store_connected_by_the_library_plans_its_statements_generically() {
-    let database = TestDatabase::create().await;
-    let store = eventsource_postgres::PostgresEventStore::connect_with(database.options())
-        .await
-        .unwrap();
-    let mode: String = sqlx::query_scalar("SHOW plan_cache_mode")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-    assert_eq!(mode, "force_generic_plan");
-    store.pool().close().await;
-}
