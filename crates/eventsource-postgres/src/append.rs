@@ -1,7 +1,8 @@
 //! Appending: one statement, one round trip, however many events and
 //! streams a call holds.
 //!
-//! The statement (`sql/append.sql`) reads each stream's actual version and
+//! The statement (the function `eventsource_append` of migration 0007,
+//! called by `sql/append.sql`) reads each stream's actual version and
 //! which of the event ids are already stored, and inserts the whole batch
 //! only when every expectation holds and no id is stored; otherwise it
 //! inserts nothing and the outcome is decided here with the same helpers

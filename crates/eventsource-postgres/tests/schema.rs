@@ -21,7 +21,7 @@ async fn opening_by_url_migrates_and_opening_again_changes_nothing() {
         .fetch_one(first.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 6);
+    assert_eq!(applied, 7);
     assert_eq!(second.current_position().await.unwrap(), None);
 
     let connected = PostgresEventStore::connect(&database.url()).await.unwrap();
