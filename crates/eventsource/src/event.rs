@@ -11,8 +11,7 @@
 //! what readers get when they ask for events of types they do not know.
 
 use chrono::{DateTime, SubsecRound, Utc};
-use serde::de::value::MapDeserializer;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, Visitor};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -117,13 +116,52 @@ pub fn payload_from_object<P: DeserializeOwned>(
 ) -> Result<P, DecodeError> {
     // Deserialising from the borrowed map copies nothing, and `&Value`
     // keeps numbers exact (arbitrary precision).
-    let fields = payload.iter().map(|(name, value)| (name.as_str(), value));
-    P::deserialize(MapDeserializer::<_, serde_json::Error>::new(fields)).map_err(|error| {
-        DecodeError::Payload {
-            event_type: event_type.to_owned(),
-            message: error.to_string(),
-        }
+    P::deserialize(BorrowedObject(payload)).map_err(|error| DecodeError::Payload {
+        event_type: event_type.to_owned(),
+        message: error.to_string(),
     })
+}
+
+/// A payload object deserialised in place, accepting every payload type
+/// that serialises to an object, as deserialising from an owned
+/// `Value::Object` does: structs and maps, newtype structs around them,
+/// `Option`s of them and externally tagged enums (serde_json's own
+/// deserializer for a borrowed map refuses newtypes and options).
+struct BorrowedObject<'a>(&'a JsonObject);
+
+impl<'de> serde::Deserializer<'de> for BorrowedObject<'de> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_any(visitor)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_enum(name, variants, visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct
+        identifier ignored_any
+    }
 }
 
 /// Declares the enum of events an aggregate accepts and implements
