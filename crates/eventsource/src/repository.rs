@@ -247,6 +247,23 @@ impl<A: Aggregate, S: EventStore + ?Sized> Repository<A, S> {
         let stream = Self::stream(id);
         let mut disowned = false;
         if let Some(snapshots) = &self.snapshots {
+            if let Some(tenant) = tenant {
+                // Whose stream it is is settled before any snapshot is
+                // fetched: another tenant's snapshot (its size, its very
+                // existence) must cost nothing a missing id does not.
+                let first = self
+                    .store
+                    .first_event_tenant(&stream)
+                    .await
+                    .map_err(RepositoryError::Store)?;
+                if first != Some(Some(tenant)) {
+                    return Ok(History {
+                        snapshot: None,
+                        events: Vec::new(),
+                        disowned: false,
+                    });
+                }
+            }
             match usable_snapshot(snapshots, &stream, tenant).await {
                 Usable::Yes(snapshot, state) => {
                     // Read from the snapshot's own last event: its tenant is

@@ -229,3 +229,57 @@ async fn a_snapshot_ahead_of_its_stream_is_ignored() {
     let sum = repository.load(id).await.unwrap();
     assert_eq!((sum.state().total, sum.version()), (15, 5));
 }
+
+/// Counts the loads of the snapshot store it wraps.
+#[derive(Default)]
+struct CountingSnapshots {
+    inner: InMemorySnapshotStore,
+    loads: std::sync::atomic::AtomicUsize,
+}
+
+impl CountingSnapshots {
+    fn take_loads(&self) -> usize {
+        self.loads.swap(0, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[async_trait::async_trait]
+impl SnapshotStore for CountingSnapshots {
+    async fn load(&self, stream: &StreamId) -> eventsource::StoreResult<Option<Snapshot>> {
+        self.loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.load(stream).await
+    }
+    async fn save(&self, snapshot: &Snapshot) -> eventsource::StoreResult<()> {
+        self.inner.save(snapshot).await
+    }
+    async fn delete(&self, stream: &StreamId) -> eventsource::StoreResult<()> {
+        self.inner.delete(stream).await
+    }
+}
+
+#[tokio::test]
+async fn another_tenants_snapshot_is_never_fetched() {
+    let snapshots = Arc::new(CountingSnapshots::default());
+    let repository = Repository::<Sum, _>::new(Arc::new(InMemoryEventStore::new()))
+        .with_snapshots(Arc::clone(&snapshots) as _, SnapshotStrategy::EveryNEvents(5));
+    let (acme, globex) = (TenantId::new_random(), TenantId::new_random());
+    let id = Uuid::new_v4();
+    let mut sum = repository.create_new(id, Some(acme));
+    for n in 1..=10 {
+        sum.record(Added { n });
+    }
+    repository.save(&mut sum).await.unwrap();
+    let tenant_aware = TenantAwareRepository::wrap(repository);
+    snapshots.take_loads();
+
+    let foreign = tenant_scope(globex, tenant_aware.load(id)).await;
+    assert!(matches!(foreign, Err(RepositoryError::NotFound { .. })));
+    assert_eq!(snapshots.take_loads(), 0, "another tenant's snapshot was fetched");
+    let missing = tenant_scope(globex, tenant_aware.load(Uuid::new_v4())).await;
+    assert!(matches!(missing, Err(RepositoryError::NotFound { .. })));
+    assert_eq!(snapshots.take_loads(), 0);
+
+    let owned = tenant_scope(acme, tenant_aware.load(id)).await.unwrap();
+    assert_eq!(owned.state().total, 55);
+    assert_eq!(snapshots.take_loads(), 1, "the owner loads from the snapshot");
+}
