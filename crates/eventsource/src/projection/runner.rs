@@ -158,32 +158,43 @@ impl ProjectionRunner {
         read_next: bool,
     ) -> Result<(CatchUpReport, Option<ReadBatch>), ProjectionError> {
         let name = projection.name();
-        let (tx, ReadBatch { after, head, events }) = self.begin_batch(projection, ahead).await?;
+        let (tx, batch) = self.begin_batch(projection, ahead).await?;
         let mut documents = DocumentCache::new(tx);
-        if let Some(keys) = projection.document_keys(&events) {
-            documents.prefetch(keys).await?;
-        }
-        let mut report = CatchUpReport::default();
-        for event in &events {
-            if self.apply_with_retries(projection, event, &mut documents).await? {
-                report.handled += 1;
-            } else {
-                report.parked += 1;
+        let (mut tx, batch, mut report): (Box<dyn ProjectionTx + '_>, _, _) = match self
+            .apply_cached(projection, &batch.events, &mut documents)
+            .await
+        {
+            Ok(report) => (Box::new(documents), batch, report),
+            Err(ProjectionError::Store(error)) => {
+                // One document that cannot be read or written (a value
+                // the store refuses, one that no longer parses) fails
+                // the batch's read or write as a whole. Applied one at
+                // a time, it fails only its own event, which is parked
+                // as it would have been before the cache.
+                warn!(
+                    projection = name,
+                    %error,
+                    "the batch's documents could not be read or written together; applying its events one at a time"
+                );
+                drop(documents);
+                let (mut tx, batch) = self.begin_batch(projection, Some(batch)).await?;
+                let report = self.apply_each(projection, &batch.events, tx.as_mut()).await?;
+                (tx, batch, report)
             }
-        }
+            Err(other) => return Err(other),
+        };
+        let ReadBatch { after, head, events } = batch;
         let last_read = events.last().map(|event| event.position);
         let caught_up = events.len() < self.options.batch_size;
         let position = if caught_up { last_read.max(head) } else { last_read };
         let mut next = None;
         if position > after {
-            documents.flush().await?;
-            documents
-                .advance_checkpoint(position.unwrap_or(0), events.len() as u64)
+            tx.advance_checkpoint(position.unwrap_or(0), events.len() as u64)
                 .await?;
             if read_next && !caught_up {
-                next = self.commit_reading_next(projection, documents, position).await?;
+                next = self.commit_reading_next(projection, tx, position).await?;
             } else {
-                documents.commit().await?;
+                tx.commit().await?;
             }
         }
         report.position = position.max(after);
@@ -195,6 +206,41 @@ impl ProjectionRunner {
             "batch committed"
         );
         Ok((report, next))
+    }
+
+    /// Applies a batch through the document cache: its documents read in
+    /// one request when the projection names them, and the changed ones
+    /// written in one request at the end.
+    async fn apply_cached(
+        &self,
+        projection: &dyn Projection,
+        events: &[StoredEvent],
+        documents: &mut DocumentCache<'_>,
+    ) -> Result<CatchUpReport, ProjectionError> {
+        if let Some(keys) = projection.document_keys(events) {
+            documents.prefetch(keys).await?;
+        }
+        let report = self.apply_each(projection, events, documents).await?;
+        documents.flush().await?;
+        Ok(report)
+    }
+
+    /// Applies each event of a batch, with retries, parking the failures.
+    async fn apply_each(
+        &self,
+        projection: &dyn Projection,
+        events: &[StoredEvent],
+        tx: &mut dyn ProjectionTx,
+    ) -> Result<CatchUpReport, ProjectionError> {
+        let mut report = CatchUpReport::default();
+        for event in events {
+            if self.apply_with_retries(projection, event, tx).await? {
+                report.handled += 1;
+            } else {
+                report.parked += 1;
+            }
+        }
+        Ok(report)
     }
 
     /// Begins the transaction of a batch: `ahead`, or one read afresh from
@@ -239,10 +285,10 @@ impl ProjectionRunner {
     async fn commit_reading_next(
         &self,
         projection: &dyn Projection,
-        documents: DocumentCache<'_>,
+        tx: Box<dyn ProjectionTx + '_>,
         position: Option<u64>,
     ) -> Result<Option<ReadBatch>, ProjectionError> {
-        let (committed, next) = tokio::join!(documents.commit(), self.read_after(projection, position));
+        let (committed, next) = tokio::join!(tx.commit(), self.read_after(projection, position));
         committed?;
         match next {
             Ok(next) => Ok(Some(next)),
@@ -453,7 +499,20 @@ impl ProjectionRunner {
         documents.savepoint().await?;
         let outcome = projection.apply(&event, &mut documents).await;
         let handled = match outcome {
-            Ok(()) => documents.remove_dead_letter(id).await?,
+            Ok(()) => {
+                if !documents.remove_dead_letter(id).await? {
+                    // Retried or discarded by someone else since it was
+                    // read above: dropping the transaction keeps nothing of
+                    // this attempt, so the event is not applied twice.
+                    return Err(ProjectionError::NotFound(format!(
+                        "dead letter {id} of projection {name}"
+                    )));
+                }
+                true
+            }
+            // TODO: a failed retry racing a discard parks the event again
+            // (`park` recreates the letter); telling the two apart needs a
+            // dead-letter read inside the transaction, which stores lack.
             Err(error) => {
                 documents.rollback_to_savepoint().await?;
                 documents.park(&event, &error.to_string(), 1, Utc::now()).await?;
