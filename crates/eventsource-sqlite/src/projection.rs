@@ -247,6 +247,16 @@ impl SqliteProjectionTx {
             .map_err(StoreError::backend)?;
         Ok(())
     }
+
+    /// Runs one statement built for a chunk of a batched write.
+    async fn execute_built(&mut self, mut query: QueryBuilder<'_, Sqlite>) -> StoreResult<()> {
+        query
+            .build()
+            .execute(&mut *self.transaction)
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -310,6 +320,7 @@ impl ProjectionTx for SqliteProjectionTx {
     }
 
     async fn put_many(&mut self, documents: &[Document]) -> StoreResult<()> {
+        let projection = self.projection.clone();
         for chunk in documents.chunks(ROWS_PER_STATEMENT) {
             let mut query = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO projection_documents (projection, tenant, key, value) ",
@@ -317,37 +328,30 @@ impl ProjectionTx for SqliteProjectionTx {
             // SQLite applies the upsert row by row, so of two rows with the
             // same key the later one wins.
             query.push_values(chunk, |mut row, document| {
-                row.push_bind(self.projection.as_str())
+                row.push_bind(projection.as_str())
                     .push_bind(tenant_key(document.tenant_id))
                     .push_bind(document.key.as_str())
                     .push_bind(document.value.to_string());
             });
             query.push(" ON CONFLICT (projection, tenant, key) DO UPDATE SET value = excluded.value");
-            query
-                .build()
-                .execute(&mut *self.transaction)
-                .await
-                .map_err(StoreError::backend)?;
+            self.execute_built(query).await?;
         }
         Ok(())
     }
 
     async fn delete_many(&mut self, keys: &[DocumentKey]) -> StoreResult<()> {
+        let projection = self.projection.clone();
         for chunk in keys.chunks(ROWS_PER_STATEMENT) {
             let mut query =
                 QueryBuilder::<Sqlite>::new("DELETE FROM projection_documents WHERE projection = ");
-            query.push_bind(self.projection.as_str());
+            query.push_bind(projection.as_str());
             query.push(" AND (tenant, key) IN (");
             query.push_values(chunk, |mut row, key| {
                 row.push_bind(tenant_key(key.tenant_id))
                     .push_bind(key.key.as_str());
             });
             query.push(")");
-            query
-                .build()
-                .execute(&mut *self.transaction)
-                .await
-                .map_err(StoreError::backend)?;
+            self.execute_built(query).await?;
         }
         Ok(())
     }
