@@ -494,32 +494,29 @@ impl ProjectionRunner {
                 ))
             })?;
 
-        // The same cache as a batch's, so the event is applied the same way.
-        let mut documents = DocumentCache::new(self.models.begin(name).await?);
-        documents.savepoint().await?;
-        let outcome = projection.apply(&event, &mut documents).await;
-        let handled = match outcome {
-            Ok(()) => {
-                if !documents.remove_dead_letter(id).await? {
-                    // Retried or discarded by someone else since it was
-                    // read above: dropping the transaction keeps nothing of
-                    // this attempt, so the event is not applied twice.
-                    return Err(ProjectionError::NotFound(format!(
-                        "dead letter {id} of projection {name}"
-                    )));
-                }
-                true
-            }
-            // TODO: a failed retry racing a discard parks the event again
-            // (`park` recreates the letter); telling the two apart needs a
-            // dead-letter read inside the transaction, which stores lack.
+        // The letter is taken inside the transaction, after a savepoint:
+        // if a retry or a discard got to it since it was read above, the
+        // removal finds nothing and nothing of this attempt is kept; if the
+        // event fails again, rolling back to the savepoint puts the letter
+        // back and `park` counts the attempt on it. Applied on the
+        // transaction itself (database savepoints), as the one-at-a-time
+        // path of a batch does.
+        let mut tx = self.models.begin(name).await?;
+        tx.savepoint().await?;
+        if !tx.remove_dead_letter(id).await? {
+            return Err(ProjectionError::NotFound(format!(
+                "dead letter {id} of projection {name}"
+            )));
+        }
+        let handled = match projection.apply(&event, tx.as_mut()).await {
+            Ok(()) => true,
             Err(error) => {
-                documents.rollback_to_savepoint().await?;
-                documents.park(&event, &error.to_string(), 1, Utc::now()).await?;
+                tx.rollback_to_savepoint().await?;
+                tx.park(&event, &error.to_string(), 1, Utc::now()).await?;
                 false
             }
         };
-        documents.commit().await?;
+        tx.commit().await?;
         Ok(handled)
     }
 
