@@ -167,16 +167,26 @@ struct Requests {
     put_many: AtomicUsize,
 }
 
-/// The in-memory store, counting the document requests of its transactions.
+/// The in-memory store, counting the document requests of its
+/// transactions. Once `discard` is armed, its next transaction starts only
+/// after that dead letter was discarded: a discard that commits between a
+/// retry's reading of the letter and its transaction.
 #[derive(Default)]
 struct Counting {
     inner: InMemoryProjectionStore,
     requests: Arc<Requests>,
+    discard: std::sync::Mutex<Option<u64>>,
 }
 
 #[async_trait]
 impl ProjectionStore for Counting {
     async fn begin(&self, projection: &str) -> StoreResult<Box<dyn ProjectionTx + '_>> {
+        let armed = self.discard.lock().unwrap().take();
+        if let Some(id) = armed {
+            let mut tx = self.inner.begin(projection).await?;
+            assert!(tx.remove_dead_letter(id).await?);
+            tx.commit().await?;
+        }
         Ok(Box::new(CountingTx {
             inner: self.inner.begin(projection).await?,
             requests: Arc::clone(&self.requests),
@@ -342,64 +352,11 @@ impl eventsource::DomainEvent for Counted {
     const AGGREGATE_TYPE: &'static str = "Counter";
 }
 
-/// A projection store whose next transaction, once armed, starts only after
-/// a dead letter was discarded: a discard that commits between a retry's
-/// reading of the letter and its transaction.
-struct DiscardingFirst {
-    inner: InMemoryProjectionStore,
-    discard: std::sync::Mutex<Option<u64>>,
-}
-
-#[async_trait]
-impl ProjectionStore for DiscardingFirst {
-    async fn begin(&self, projection: &str) -> StoreResult<Box<dyn ProjectionTx + '_>> {
-        let armed = self.discard.lock().unwrap().take();
-        if let Some(id) = armed {
-            let mut tx = self.inner.begin(projection).await?;
-            assert!(tx.remove_dead_letter(id).await?);
-            tx.commit().await?;
-        }
-        self.inner.begin(projection).await
-    }
-
-    async fn checkpoint(&self, projection: &str) -> StoreResult<Option<Checkpoint>> {
-        self.inner.checkpoint(projection).await
-    }
-
-    async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>> {
-        self.inner.checkpoints().await
-    }
-
-    async fn dead_letters(&self, projection: Option<&str>) -> StoreResult<Vec<DeadLetter>> {
-        self.inner.dead_letters(projection).await
-    }
-
-    async fn document(
-        &self,
-        projection: &str,
-        tenant: Option<TenantId>,
-        key: &str,
-    ) -> StoreResult<Option<Value>> {
-        self.inner.document(projection, tenant, key).await
-    }
-
-    async fn documents(&self, projection: &str, tenant: TenantFilter) -> StoreResult<Vec<Document>> {
-        self.inner.documents(projection, tenant).await
-    }
-
-    async fn reset(&self, projection: &str) -> StoreResult<()> {
-        self.inner.reset(projection).await
-    }
-}
-
 #[tokio::test]
 async fn a_retry_of_a_letter_discarded_meanwhile_applies_nothing_and_parks_nothing() {
     for amount in [7, 666] {
         let events = Arc::new(InMemoryEventStore::new());
-        let models = Arc::new(DiscardingFirst {
-            inner: InMemoryProjectionStore::new(),
-            discard: std::sync::Mutex::new(None),
-        });
+        let models = Arc::new(Counting::default());
         append_amount(&events, None, amount).await;
         let mut tx = models.inner.begin("ledger").await.unwrap();
         tx.park(&first_event(&events).await, "flaky", 1, Utc::now())
